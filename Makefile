@@ -1,0 +1,52 @@
+# Thin wrapper over CMake/CTest: the short commands people type.
+#   make          build everything into build/ (binary: build/dmp)
+#   make run      install missing packages, build, serve on the embedded default
+#   make test     install, build, run every test, then again under ASan+UBSan
+#   make asan     only the ASan+UBSan build and tests
+#   make fuzz     build the libFuzzer targets into build-fuzz/
+#   make bench    run the benchmarks in bench/ (see docs/performance.md)
+JOBS ?= $(shell nproc)
+BUILD ?= build
+
+.PHONY: all build deps run test unit asan fuzz bench clean format
+
+all: build
+
+deps:
+	@bash scripts/deps.sh build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	./$(BUILD)/dmp serve
+
+test:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory asan
+
+asan:
+	@bash scripts/deps.sh test
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDMP_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS) -LE slow
+
+fuzz:
+	@bash scripts/deps.sh test
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DDMP_SANITIZE=ON -DDMP_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+bench:
+	@bash scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
+	bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz
