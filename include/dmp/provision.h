@@ -49,6 +49,10 @@ struct dmp_provisioner {
     const dmp_provisioner_ops_t *ops; /* MUST BE FIRST in every implementation */
 };
 
+/* Creates a provisioner instance (for "builtin:NAME" specs); 'arg' is the one given to
+ * dmp_provision_add_builtin. *out is owned by the caller (ops->close releases it). */
+typedef int (*dmp_provisioner_factory_t)(void *arg, dmp_provisioner_t **out, dmp_error_t *err);
+
 /* An HTTP provisioner speaking the DESIGN 3A contract at 'url'; timeout in ms. */
 DMP_EXPORT int dmp_provisioner_http_new(const char *url, int timeout_ms, dmp_provisioner_t **out,
                                         dmp_error_t *err);
@@ -61,6 +65,14 @@ typedef struct dmp_provision_conf {
     const char *callback_url;     /* the state-service URL given to provisioners */
     int http_timeout_ms;          /* external provisioner request timeout (default 10000) */
     int report_timeout_ms;        /* async report deadline before FAILED (default 300000) */
+    const char *data_dir;         /* root for built-in provisioners' files (dmp-files) */
+    /* Added fields; zero means the default. */
+    int workers;                  /* provisioning worker threads (default 4) */
+    /* Registrations applied (and persisted) before crash recovery runs, so resources of
+     * these technologies resume: "TECH=SPEC" or "ENV/TECH=SPEC", SPEC as in
+     * dmp_provision_register_spec. The server passes its --provisioner flags here. */
+    const char *const *provisioner_specs;
+    size_t n_provisioner_specs;
 } dmp_provision_conf_t;
 
 /* Opens the coordinator and recovers products left in transit by a crash (see
@@ -80,7 +92,19 @@ DMP_EXPORT int dmp_provision_register(dmp_provision_t *pr, const char *environme
 DMP_EXPORT int dmp_provision_register_spec(dmp_provision_t *pr, const char *environment,
                                            const char *technology, const char *spec,
                                            dmp_error_t *err);
-/* [{"environment","technology","provisioner":{...}}] */
+/* Removes a mapping (and its persisted spec). DMP_NOTFOUND when absent. */
+DMP_EXPORT int dmp_provision_unregister(dmp_provision_t *pr, const char *environment,
+                                        const char *technology, dmp_error_t *err);
+/* Makes "builtin:NAME" available to register_spec (and to the registry persisted in the
+ * store). Replaces a builtin of the same name. Used by modules that ship provisioners
+ * (e.g. stream ports on the embedded log). */
+DMP_EXPORT int dmp_provision_add_builtin(dmp_provision_t *pr, const char *name,
+                                         dmp_provisioner_factory_t factory, void *arg,
+                                         dmp_error_t *err);
+/* Parses "TECH=SPEC" or "ENV/TECH=SPEC" and registers it (the --provisioner flag). */
+DMP_EXPORT int dmp_provision_register_arg(dmp_provision_t *pr, const char *arg,
+                                          dmp_error_t *err);
+/* [{"environment","technology","spec","provisioner":{...}}] */
 DMP_EXPORT json_t *dmp_provision_registry(dmp_provision_t *pr);
 
 /* What an apply would do, without doing it:
