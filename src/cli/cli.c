@@ -9,6 +9,13 @@
 static int cmd_version(int argc, char **argv);
 
 static const dmp_cli_cmd_t commands[] = {
+    {"serve", "serve the HTTP API on the embedded default", dmp_cmd_serve},
+    {"plan", "show what apply would change", dmp_cmd_plan},
+    {"apply", "deploy a descriptor and wait for its resources", dmp_cmd_apply},
+    {"delete", "remove a deployed product version", dmp_cmd_delete},
+    {"status", "show the state of a product and its resources", dmp_cmd_status},
+    {"list", "list deployed products", dmp_cmd_list},
+    {"get", "show a deployed product", dmp_cmd_get},
     {"version", "print the version", cmd_version},
 };
 

@@ -1,0 +1,39 @@
+/* http.h -- the HTTP API server (libmicrohttpd): routing, limits, problem+json
+ * errors, one structured log line per request.
+ *
+ * The server sees only the service APIs (provision.h, ...), never a store or a
+ * log file. It runs one thread per connection, so handlers may block (a durable
+ * append waits for its group commit); the connection cap bounds the threads.
+ */
+#ifndef DMP_HTTP_H
+#define DMP_HTTP_H
+
+#include "dmp/core.h"
+#include "dmp/provision.h"
+
+/* The services the handlers call. Borrowed: they must outlive the server. */
+typedef struct dmp_services {
+    dmp_provision_t *prov;
+} dmp_services_t;
+
+typedef struct dmp_http_conf {
+    const char *listen;         /* "127.0.0.1:8181"; port 0 picks a free port */
+    size_t max_body_bytes;      /* larger bodies get 413 */
+    unsigned connection_limit;  /* concurrent connections (each is a thread) */
+    unsigned per_ip_limit;      /* 0 = no per-address cap */
+    unsigned timeout_s;         /* idle / slow-client timeout per connection */
+    int access_log;             /* 1: one JSON line per request on stderr */
+} dmp_http_conf_t;
+
+typedef struct dmp_http_server dmp_http_server_t;
+
+/* Starts serving. *out owns the server (dmp_http_stop). */
+DMP_EXPORT int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc,
+                              dmp_http_server_t **out, dmp_error_t *err);
+/* The bound port (useful with port 0). */
+DMP_EXPORT int dmp_http_port(const dmp_http_server_t *srv);
+/* Marks the server ready (/readyz answers 200 from then on). */
+DMP_EXPORT void dmp_http_set_ready(dmp_http_server_t *srv, int ready);
+DMP_EXPORT void dmp_http_stop(dmp_http_server_t *srv);
+
+#endif

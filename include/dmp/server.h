@@ -1,0 +1,43 @@
+/* server.h -- `dmp serve`: the configuration table and the wiring of store,
+ * coordinator and HTTP server. One table (name, environment variable, type,
+ * default, limits, description) drives flags, DMP_* variables, the dmp.yaml
+ * config file, `dmp serve --help-config` and docs/configuration.md. */
+#ifndef DMP_SERVER_H
+#define DMP_SERVER_H
+
+#include <stdio.h>
+
+#include "dmp/core.h"
+
+typedef struct dmp_server_conf {
+    char *listen;
+    char *data_dir;
+    char *config_file;
+    size_t max_body_bytes;
+    unsigned connection_limit;
+    unsigned per_ip_limit;
+    unsigned timeout_s;
+    unsigned provisioner_timeout_ms;
+    unsigned report_timeout_ms;
+    char *log_level;
+    char *log_format;
+    char *public_url; /* how provisioners reach us; derived from listen when empty */
+    char **provisioners;   /* "technology=URL" or "env:technology=URL" */
+    /* Invariant: n_provisioners directly follows provisioners (config.c relies on it). */
+    size_t n_provisioners;
+} dmp_server_conf_t;
+
+/* Fills 'conf' from defaults, then the config file (--config, DMP_CONFIG, or ./dmp.yaml
+ * when present), then DMP_* variables, then flags. Returns DMP_OK, or DMP_INVALID with
+ * a message naming the flag/key and the value. *help is set when --help or
+ * --help-config was given (the text is printed to 'out'). */
+DMP_EXPORT int dmp_server_conf_load(int argc, char **argv, dmp_server_conf_t *conf, int *help,
+                                    FILE *out, dmp_error_t *err);
+DMP_EXPORT void dmp_server_conf_fini(dmp_server_conf_t *conf);
+/* Writes the configuration reference as Markdown (docs/configuration.md). */
+DMP_EXPORT void dmp_server_conf_markdown(FILE *out);
+
+/* Runs the server until SIGINT/SIGTERM. Returns DMP_OK on a clean shutdown. */
+DMP_EXPORT int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err);
+
+#endif

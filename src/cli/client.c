@@ -1,0 +1,180 @@
+/* client.c -- HTTP calls from the CLI to the server, with libcurl. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/client.h"
+
+int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *o,
+                     const char *usage)
+{
+    memset(o, 0, sizeof(*o));
+    o->server = getenv("DMP_SERVER");
+    if (o->server == NULL || *o->server == '\0')
+        o->server = "http://127.0.0.1:8181";
+    o->timeout_s = 300;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+#define TAKE(name)                                                                         \
+    ((!strcmp(a, name) && i + 1 < argc && (val = argv[++i]) != NULL) ||                      \
+     (!strncmp(a, name "=", sizeof(name)) && (val = a + sizeof(name)) != NULL))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            o->help = 1;
+            return 0;
+        } else if (TAKE("-o") || TAKE("--output")) {
+            o->output = dmp_cli_parse_output(val);
+            if (o->output < 0) {
+                fprintf(stderr, "dmp %s: --output '%s' is not one of json, yaml, wide, text\n",
+                        cmd, val);
+                return DMP_EXIT_USAGE;
+            }
+        } else if (TAKE("--server") || TAKE("-s")) {
+            o->server = val;
+        } else if (TAKE("--environment") || TAKE("-e")) {
+            o->environment = val;
+        } else if (TAKE("--version")) {
+            o->version = val;
+        } else if (TAKE("--timeout")) {
+            o->timeout_s = atoi(val);
+            if (o->timeout_s <= 0) {
+                fprintf(stderr, "dmp %s: --timeout '%s' must be a positive number of seconds\n",
+                        cmd, val);
+                return DMP_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--no-wait")) {
+            o->no_wait = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "dmp %s: unknown option '%s' (see dmp %s --help)\n", cmd, a, cmd);
+            return DMP_EXIT_USAGE;
+        } else {
+            if (o->nargs == (int)(sizeof(o->args) / sizeof(o->args[0]))) {
+                fprintf(stderr, "dmp %s: too many arguments\n", cmd);
+                return DMP_EXIT_USAGE;
+            }
+            o->args[o->nargs++] = argv[i];
+        }
+#undef TAKE
+    }
+    return 0;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    dmp_buf_append(ud, p, size * n);
+    return size * n;
+}
+
+int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *path,
+                    const char *body, size_t len, const char *content_type, long *status,
+                    json_t **reply, dmp_error_t *err)
+{
+    *reply = NULL;
+    *status = 0;
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return DMP_ERR(err, DMP_IO, "cannot initialise libcurl");
+    char *url = dmp_asprintf("%s%s", o->server, path);
+    dmp_buf_t out = DMP_BUF_INIT;
+    struct curl_slist *hdrs = NULL;
+    char ct[128];
+    if (content_type) {
+        snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+        hdrs = curl_slist_append(hdrs, ct);
+    }
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode cc = curl_easy_perform(c);
+    int rc = DMP_OK;
+    if (cc != CURLE_OK) {
+        int unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+                          cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_URL_MALFORMAT ||
+                          cc == CURLE_UNSUPPORTED_PROTOCOL;
+        rc = DMP_ERR(err, unreachable ? DMP_UNAVAILABLE : DMP_IO, "%s %s: %s", method, url,
+                     curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        if (out.len) {
+            json_error_t jerr;
+            *reply = json_loadb(out.data, out.len, 0, &jerr);
+        }
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    dmp_buf_free(&out);
+    dmp_free(url);
+    return rc;
+}
+
+int dmp_client_report_problem(const char *cmd, long status, json_t *reply)
+{
+    const char *code = json_string_value(json_object_get(reply, "code"));
+    const char *detail = json_string_value(json_object_get(reply, "detail"));
+    const char *loc = json_string_value(json_object_get(reply, "location"));
+    json_t *errors = json_object_get(reply, "errors");
+    if (json_array_size(errors) > 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(errors, i, e)
+        {
+            const char *file = json_string_value(json_object_get(e, "file"));
+            json_int_t line = json_integer_value(json_object_get(e, "line"));
+            json_int_t col = json_integer_value(json_object_get(e, "col"));
+            const char *path = json_string_value(json_object_get(e, "path"));
+            const char *msg = json_string_value(json_object_get(e, "message"));
+            const char *ecode = json_string_value(json_object_get(e, "code"));
+            if (line > 0)
+                fprintf(stderr, "%s:%lld:%lld: ", file ? file : "<request>", (long long)line,
+                        (long long)col);
+            fprintf(stderr, "%s%s%s [%s]\n", path && *path ? path : "", path && *path ? ": " : "",
+                    msg ? msg : "", ecode ? ecode : "");
+        }
+    }
+    fprintf(stderr, "dmp %s: %s: %s%s%s%s\n", cmd, code ? code : "HTTP error",
+            detail ? detail : "(no detail)", loc ? " (" : "", loc ? loc : "", loc ? ")" : "");
+    if (code == NULL)
+        fprintf(stderr, "dmp %s: server answered HTTP %ld\n", cmd, status);
+    return DMP_EXIT_FAIL;
+}
+
+int dmp_client_fail_call(const char *cmd, const dmp_client_opts_t *o, const dmp_error_t *err)
+{
+    if (err->code == DMP_UNAVAILABLE) {
+        fprintf(stderr, "dmp %s: cannot reach the server at %s: %s\n"
+                        "  (start it with 'dmp serve', or set --server / DMP_SERVER)\n",
+                cmd, o->server, err->msg);
+        return DMP_EXIT_UNAVAILABLE;
+    }
+    fprintf(stderr, "dmp %s: %s\n", cmd, err->msg);
+    return DMP_EXIT_FAIL;
+}
+
+char *dmp_client_escape(const char *s)
+{
+    dmp_buf_t b = DMP_BUF_INIT;
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            dmp_buf_putc(&b, (char)c);
+        } else {
+            dmp_buf_putc(&b, '%');
+            dmp_buf_putc(&b, hex[c >> 4]);
+            dmp_buf_putc(&b, hex[c & 15]);
+        }
+    }
+    return dmp_buf_steal(&b);
+}

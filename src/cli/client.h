@@ -1,0 +1,44 @@
+/* client.h -- the CLI's HTTP client (libcurl) for talking to `dmp serve`, and the
+ * option parsing shared by the client subcommands. */
+#ifndef DMP_CLI_CLIENT_H
+#define DMP_CLI_CLIENT_H
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+
+/* Options every client command takes. */
+typedef struct dmp_client_opts {
+    const char *server;      /* --server or DMP_SERVER; default http://127.0.0.1:8181 */
+    int output;              /* dmp_out_fmt_t */
+    int no_wait;             /* --no-wait */
+    int timeout_s;           /* --timeout: how long apply/delete wait (default 300) */
+    const char *environment; /* -e/--environment */
+    const char *version;     /* --version */
+    int help;
+    int nargs;
+    char *args[8]; /* positional arguments (borrowed from argv) */
+} dmp_client_opts_t;
+
+/* Parses argv; on a usage error prints it and returns DMP_EXIT_USAGE, else 0. */
+int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *o,
+                     const char *usage);
+
+/* Calls the server. On DMP_OK, *status holds the HTTP status and *reply the parsed
+ * JSON body (NULL when empty or not JSON; caller decrefs). DMP_UNAVAILABLE when the
+ * server cannot be reached. */
+int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *path,
+                    const char *body, size_t len, const char *content_type, long *status,
+                    json_t **reply, dmp_error_t *err);
+
+/* Prints a problem+json reply ("dmp <cmd>: DMP_CODE: detail (location)") and every
+ * entry of its "errors" list to stderr; returns the exit code for it. */
+int dmp_client_report_problem(const char *cmd, long status, json_t *reply);
+
+/* Maps a transport failure to an exit code and message. */
+int dmp_client_fail_call(const char *cmd, const dmp_client_opts_t *o, const dmp_error_t *err);
+
+/* Percent-encodes one path segment into a new string. */
+char *dmp_client_escape(const char *s);
+
+#endif

@@ -1,0 +1,445 @@
+/* h_provision.c -- the provisioning API of DESIGN 3A: deploy, plan, delete, state,
+ * the state service that provisioners report to, and the provisioner registry.
+ * Bodies are YAML or JSON; replies are JSON, errors RFC 9457 problem+json. */
+#include <string.h>
+#include <strings.h>
+
+#include "http/http_int.h"
+
+/* Accepts JSON, YAML, or no declared type (sniffed). Returns 0, or replies 415. */
+static int body_format(dmp_http_req_t *req, dmp_http_resp_t *resp, dmp_doc_format_t *fmt)
+{
+    const char *ct = req->content_type;
+    *fmt = DMP_FMT_AUTO;
+    if (ct == NULL || *ct == '\0')
+        return 0;
+    size_t n = strcspn(ct, "; ");
+    if ((n == 16 && !strncasecmp(ct, "application/json", n)))
+        *fmt = DMP_FMT_JSON;
+    else if ((n == 16 && !strncasecmp(ct, "application/yaml", n)) ||
+             (n == 18 && !strncasecmp(ct, "application/x-yaml", n)) ||
+             (n == 9 && !strncasecmp(ct, "text/yaml", n)) ||
+             (n == 11 && !strncasecmp(ct, "text/x-yaml", n)))
+        *fmt = DMP_FMT_YAML;
+    else {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "content type '%.*s' is not accepted: send application/json or "
+                 "application/yaml",
+                 (int)(n > 100 ? 100 : n), ct);
+        dmp_http_reply_problem(resp, 415, "DMP_UNSUPPORTED", msg, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Replies 400/413/422 with every finding in "errors". */
+static void reply_diags(dmp_http_resp_t *resp, const dmp_diags_t *diags, const dmp_error_t *err)
+{
+    const dmp_diag_t *first = NULL;
+    for (size_t i = 0; i < diags->n; i++)
+        if (diags->v[i].severity == DMP_SEV_ERROR) {
+            first = &diags->v[i];
+            break;
+        }
+    int code = first ? first->code : (int)err->code;
+    int status = code == DMP_LIMIT ? 413 : 400;
+    json_t *p = json_object();
+    char loc[300] = "";
+    char *detail = first ? dmp_diag_format(first) : dmp_strdup(err->msg);
+    if (first && first->loc.line > 0)
+        snprintf(loc, sizeof(loc), "%s:%d:%d", first->file ? first->file : "<request>",
+                 first->loc.line, first->loc.col);
+    json_object_set_new(p, "type",
+                        json_string(code == DMP_LIMIT ? "urn:dmp:problem:DMP_LIMIT"
+                                                      : (code == DMP_PARSE
+                                                             ? "urn:dmp:problem:DMP_PARSE"
+                                                             : "urn:dmp:problem:DMP_INVALID")));
+    json_object_set_new(p, "title", json_string(status == 413 ? "Content Too Large"
+                                                              : "Bad Request"));
+    json_object_set_new(p, "status", json_integer(status));
+    json_object_set_new(p, "code", json_string(dmp_errname(code)));
+    json_object_set_new(p, "detail", json_string(detail));
+    if (first && first->path && *first->path)
+        json_object_set_new(p, "field", json_string(first->path));
+    if (loc[0])
+        json_object_set_new(p, "location", json_string(loc));
+    json_object_set_new(p, "errors", dmp_diags_to_json(diags));
+    dmp_free(detail);
+    dmp_http_reply_json(resp, status, p);
+    resp->content_type = "application/problem+json";
+}
+
+/* Parses the request body as a descriptor; replies on failure and returns NULL. */
+static dmp_descriptor_t *parse_body(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_doc_format_t fmt;
+    if (body_format(req, resp, &fmt) != 0)
+        return NULL;
+    if (req->body_len == 0) {
+        dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                               "request body is empty: send a data product descriptor", NULL,
+                               NULL);
+        return NULL;
+    }
+    dmp_descriptor_opts_t opts = {0};
+    opts.format = fmt;
+    opts.source = "<request>";
+    dmp_descriptor_t *d = NULL;
+    dmp_diags_t diags = {0};
+    dmp_error_t err = {0};
+    if (dmp_descriptor_parse(req->body, req->body_len, &opts, &d, &diags, &err) != DMP_OK)
+        reply_diags(resp, &diags, &err);
+    dmp_diags_free(&diags);
+    return d;
+}
+
+static int plan_is_create(json_t *plan)
+{
+    const char *op = json_string_value(json_object_get(plan, "operation"));
+    return op && !strcmp(op, "create");
+}
+
+static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
+{
+    dmp_descriptor_t *d = parse_body(req, resp);
+    if (d == NULL)
+        return;
+    dmp_error_t err = {0};
+    json_t *out = NULL;
+    const char *dry = dmp_http_query(req, "dryRun");
+    int dry_run = dry && (!strcmp(dry, "true") || !strcmp(dry, "1") || !strcmp(dry, "All"));
+    int rc;
+    if (dry_run || is_put) {
+        rc = dmp_provision_plan(req->svc->prov, d, &out, &err);
+        if (rc == DMP_OK && is_put && plan_is_create(out)) {
+            json_decref(out);
+            out = NULL;
+            rc = DMP_ERR(&err, DMP_NOTFOUND,
+                         "product %s/%s version %s is not deployed: PUT updates ACLs of a "
+                         "deployed version, POST creates",
+                         d->domain, d->name, d->version);
+        }
+        if (rc == DMP_OK && !dry_run) {
+            json_decref(out);
+            out = NULL;
+            rc = dmp_provision_apply(req->svc->prov, d, &out, &err);
+        }
+    } else {
+        rc = dmp_provision_apply(req->svc->prov, d, &out, &err);
+    }
+    if (rc != DMP_OK) {
+        dmp_http_reply_error(resp, &err);
+    } else {
+        const char *op = json_string_value(json_object_get(out, "operation"));
+        int none = op && !strcmp(op, "none");
+        if (!dry_run)
+            resp->location = dmp_asprintf("/v1/dataproduct/state/%s/%s/%s/%s", d->environment,
+                                          d->domain, d->name, d->version);
+        dmp_http_reply_json(resp, dry_run || none ? 200 : 202, out);
+    }
+    dmp_descriptor_free(d);
+}
+
+static void h_deploy(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    deploy(req, resp, 0);
+}
+
+static void h_update(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    deploy(req, resp, 1);
+}
+
+static const char *env_of(json_t *doc)
+{
+    json_t *e = json_object_get(doc, "environment");
+    if (json_is_string(e))
+        return json_string_value(e);
+    if (json_is_object(e) && json_is_string(json_object_get(e, "name")))
+        return json_string_value(json_object_get(e, "name"));
+    return "default";
+}
+
+static void do_delete(dmp_http_req_t *req, dmp_http_resp_t *resp, const dmp_product_key_t *k)
+{
+    dmp_error_t err = {0};
+    json_t *out = NULL;
+    if (dmp_provision_delete(req->svc->prov, k, &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 202, out);
+}
+
+/* DELETE /v1/dataproduct: the body is the descriptor, or just its key
+ * {"environment","domain","name","version"}. */
+static void h_delete(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_doc_format_t fmt;
+    if (body_format(req, resp, &fmt) != 0)
+        return;
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (doc != NULL && json_is_object(doc) && !json_object_get(doc, "outputPorts") &&
+        !json_object_get(doc, "workloads") && !json_object_get(doc, "observability")) {
+        dmp_product_key_t k = {env_of(doc), json_string_value(json_object_get(doc, "domain")),
+                               json_string_value(json_object_get(doc, "name")),
+                               json_string_value(json_object_get(doc, "version"))};
+        if (!k.domain || !k.name || !k.version)
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                                   "delete needs domain, name and version (and optionally "
+                                   "environment)",
+                                   NULL, NULL);
+        else
+            do_delete(req, resp, &k);
+        json_decref(doc);
+        return;
+    }
+    json_decref(doc);
+    dmp_descriptor_t *d = parse_body(req, resp);
+    if (d == NULL)
+        return;
+    dmp_product_key_t k = {d->environment, d->domain, d->name, d->version};
+    do_delete(req, resp, &k);
+    dmp_descriptor_free(d);
+}
+
+static dmp_product_key_t path_key(dmp_http_req_t *req, const char *name_param)
+{
+    dmp_product_key_t k = {dmp_http_param(req, "environment"), dmp_http_param(req, "domain"),
+                           dmp_http_param(req, name_param), dmp_http_param(req, "version")};
+    return k;
+}
+
+static void h_delete_path(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_product_key_t k = path_key(req, "name");
+    do_delete(req, resp, &k);
+}
+
+static void h_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_product_key_t k = path_key(req, "name");
+    dmp_error_t err = {0};
+    json_t *out = NULL;
+    if (dmp_provision_state(req->svc->prov, &k, &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+static void h_resource_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_product_key_t k = path_key(req, "dataProduct");
+    dmp_error_t err = {0};
+    json_t *out = NULL;
+    if (dmp_provision_resource_state(req->svc->prov, &k, dmp_http_param(req, "name"), &out,
+                                     &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+/* Parses a JSON object body; replies 400 on failure. */
+static json_t *json_body(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_doc_format_t fmt;
+    if (body_format(req, resp, &fmt) != 0)
+        return NULL;
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (doc == NULL || !json_is_object(doc)) {
+        char msg[300];
+        if (doc == NULL)
+            snprintf(msg, sizeof(msg), "body is not valid JSON: %s", jerr.text);
+        else
+            snprintf(msg, sizeof(msg), "body must be a JSON object");
+        char loc[64];
+        snprintf(loc, sizeof(loc), "<request>:%d:%d", jerr.line, jerr.column);
+        dmp_http_reply_problem(resp, 400, "DMP_PARSE", msg, NULL, doc ? NULL : loc);
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static const char *str_field(json_t *o, const char *name)
+{
+    return json_string_value(json_object_get(o, name));
+}
+
+static int require_fields(dmp_http_resp_t *resp, json_t *o, const char *const *names)
+{
+    for (; *names; names++) {
+        json_t *v = json_object_get(o, *names);
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "field '%s' is required and must be a non-empty string",
+                     *names);
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID", msg, *names, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* POST /v1/state/dataproduct/resource: a provisioner reports a resource's outcome. */
+static void h_report(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    json_t *o = json_body(req, resp);
+    if (o == NULL)
+        return;
+    static const char *const need[] = {"environment", "domain", "dataProduct", "version",
+                                       "name", "state", NULL};
+    dmp_state_t st;
+    dmp_error_t err = {0};
+    if (require_fields(resp, o, need) == 0) {
+        if (dmp_state_parse(str_field(o, "state"), &st) != DMP_OK) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "state '%.40s' is not one of NONE, CREATING, CREATED, UPDATING, DELETING, "
+                     "DELETED, FAILED, NOT_COMPLETED",
+                     str_field(o, "state"));
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID", msg, "state", NULL);
+        } else {
+            dmp_product_key_t k = {str_field(o, "environment"), str_field(o, "domain"),
+                                   str_field(o, "dataProduct"), str_field(o, "version")};
+            if (dmp_provision_report(req->svc->prov, &k, str_field(o, "name"), st,
+                                     str_field(o, "reason"), &err) != DMP_OK)
+                dmp_http_reply_error(resp, &err);
+            else
+                dmp_http_reply_json(resp, 200, json_pack("{s:s}", "status", "recorded"));
+        }
+    }
+    json_decref(o);
+}
+
+/* PUT|POST /v1/state/dataproduct: sets a product's state. */
+static void h_set_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    json_t *o = json_body(req, resp);
+    if (o == NULL)
+        return;
+    static const char *const need[] = {"environment", "domain", "name", "version", "state",
+                                       NULL};
+    dmp_state_t st;
+    dmp_error_t err = {0};
+    if (require_fields(resp, o, need) == 0) {
+        if (dmp_state_parse(str_field(o, "state"), &st) != DMP_OK) {
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID", "state is not a known state",
+                                   "state", NULL);
+        } else {
+            dmp_product_key_t k = {str_field(o, "environment"), str_field(o, "domain"),
+                                   str_field(o, "name"), str_field(o, "version")};
+            if (dmp_provision_set_state(req->svc->prov, &k, st, &err) != DMP_OK)
+                dmp_http_reply_error(resp, &err);
+            else
+                dmp_http_reply_json(resp, 200, json_pack("{s:s}", "status", "recorded"));
+        }
+    }
+    json_decref(o);
+}
+
+static void h_provisioners_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_http_reply_json(resp, 200,
+                        json_pack("{s:o}", "provisioners", dmp_provision_registry(req->svc->prov)));
+}
+
+/* PUT /v1/provisioners: {"technology","provisioner","environment"?} or a list of them. */
+static void h_provisioners_put(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    dmp_doc_format_t fmt;
+    if (body_format(req, resp, &fmt) != 0)
+        return;
+    json_error_t jerr;
+    json_t *doc = json_loadb(req->body, req->body_len, 0, &jerr);
+    json_t *list = NULL;
+    if (json_is_object(doc)) {
+        list = json_object_get(doc, "provisioners");
+        if (list)
+            json_incref(list);
+        else
+            list = json_pack("[O]", doc);
+    } else if (json_is_array(doc)) {
+        list = json_incref(doc);
+    }
+    if (list == NULL || !json_is_array(list)) {
+        dmp_http_reply_problem(resp, 400, "DMP_PARSE",
+                               "body must be {\"technology\":..., \"provisioner\":...} or a list "
+                               "of them",
+                               NULL, NULL);
+        json_decref(doc);
+        json_decref(list);
+        return;
+    }
+    size_t i;
+    json_t *it;
+    dmp_error_t err = {0};
+    json_array_foreach(list, i, it)
+    {
+        const char *tech = str_field(it, "technology");
+        const char *spec = str_field(it, "provisioner");
+        if (spec == NULL)
+            spec = str_field(it, "url");
+        const char *env = str_field(it, "environment");
+        if (tech == NULL || spec == NULL) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "provisioners[%zu] needs 'technology' and 'provisioner'",
+                     i);
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID", msg, NULL, NULL);
+            goto out;
+        }
+        if (dmp_provision_register_spec(req->svc->prov, env, tech, spec, &err) != DMP_OK) {
+            dmp_http_reply_error(resp, &err);
+            goto out;
+        }
+    }
+    dmp_http_reply_json(resp, 200,
+                        json_pack("{s:o}", "provisioners", dmp_provision_registry(req->svc->prov)));
+out:
+    json_decref(doc);
+    json_decref(list);
+}
+
+static void h_products_list(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    if (dmp_provision_list(req->svc->prov, &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, json_pack("{s:o}", "products", out));
+}
+
+static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    const char *env = dmp_http_query(req, "environment");
+    if (dmp_provision_get(req->svc->prov, env, dmp_http_param(req, "domain"),
+                          dmp_http_param(req, "name"), dmp_http_query(req, "version"), &out,
+                          &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+const dmp_http_route_t dmp_http_routes_provision[] = {
+    {"POST", "/v1/dataproduct", h_deploy},
+    {"PUT", "/v1/dataproduct", h_update},
+    {"DELETE", "/v1/dataproduct", h_delete},
+    {"DELETE", "/v1/dataproduct/{environment}/{domain}/{name}/{version}", h_delete_path},
+    {"GET", "/v1/dataproduct/state/{environment}/{domain}/{name}/{version}", h_state},
+    {"GET", "/v1/state/dataproduct/{environment}/{domain}/{name}/{version}", h_state},
+    {"GET", "/v1/state/dataproduct/resource/{environment}/{domain}/{dataProduct}/{version}/{name}",
+     h_resource_state},
+    {"PUT", "/v1/state/dataproduct", h_set_state},
+    {"POST", "/v1/state/dataproduct", h_set_state},
+    {"POST", "/v1/state/dataproduct/resource", h_report},
+    {"GET", "/v1/provisioners", h_provisioners_get},
+    {"PUT", "/v1/provisioners", h_provisioners_put},
+    {"GET", "/v1/products", h_products_list},
+    {"GET", "/v1/products/{domain}/{name}", h_product_get},
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,66 @@
+/* http_int.h -- private to src/http/: the request/response model handlers see,
+ * the route table, and reply helpers. No libmicrohttpd type leaks into handlers. */
+#ifndef DMP_HTTP_INT_H
+#define DMP_HTTP_INT_H
+
+#include <jansson.h>
+
+#include "dmp/http.h"
+
+#define DMP_HTTP_MAX_PARAMS 8
+
+typedef struct dmp_http_req dmp_http_req_t;
+
+typedef struct dmp_http_resp {
+    int status;
+    const char *content_type; /* static string */
+    dmp_buf_t body;
+    char *location; /* optional Location header (owned) */
+} dmp_http_resp_t;
+
+struct dmp_http_req {
+    const char *method;
+    const char *url;     /* path without the query, percent-decoded by MHD */
+    const char *content_type;
+    const char *body;    /* NUL-terminated; body_len bytes */
+    size_t body_len;
+    const dmp_services_t *svc;
+    struct dmp_http_server *srv;
+    void *conn; /* struct MHD_Connection *, for header/query lookups in server.c */
+    int nparams;
+    const char *param_names[DMP_HTTP_MAX_PARAMS];
+    char *params[DMP_HTTP_MAX_PARAMS]; /* owned by the request */
+};
+
+typedef void (*dmp_http_handler_fn)(dmp_http_req_t *req, dmp_http_resp_t *resp);
+
+typedef struct dmp_http_route {
+    const char *method;  /* "GET", "POST" ... */
+    const char *pattern; /* "/v1/state/dataproduct/{environment}/{domain}/{name}/{version}" */
+    dmp_http_handler_fn fn;
+} dmp_http_route_t;
+
+/* Matches method+path against the route table; fills req params on success.
+ * Returns the route, or NULL; *path_matched says whether another method exists. */
+const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_matched);
+
+/* Route tables contributed by each handler file. */
+extern const dmp_http_route_t dmp_http_routes_provision[];
+extern const dmp_http_route_t dmp_http_routes_health[];
+
+/* Request accessors */
+const char *dmp_http_param(const dmp_http_req_t *req, const char *name);
+const char *dmp_http_query(const dmp_http_req_t *req, const char *name);
+const char *dmp_http_header(const dmp_http_req_t *req, const char *name);
+
+/* Replies */
+void dmp_http_reply_json(dmp_http_resp_t *resp, int status, json_t *body); /* steals body */
+/* RFC 9457 problem+json: {"type","title","status","detail","code", "field"?, "location"?} */
+void dmp_http_reply_problem(dmp_http_resp_t *resp, int status, const char *code,
+                            const char *detail, const char *field, const char *location);
+/* Problem from a dmp_error_t, with the HTTP status of its code. */
+void dmp_http_reply_error(dmp_http_resp_t *resp, const dmp_error_t *err);
+
+int dmp_http_server_ready(const struct dmp_http_server *srv);
+
+#endif

@@ -1,0 +1,133 @@
+/* serve.c -- wires the embedded default together: the SQLite store under the data
+ * dir, the provisioning coordinator, the provisioners from the config, and the HTTP
+ * server; then waits for SIGINT/SIGTERM and shuts down in reverse order. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dmp/http.h"
+#include "dmp/provision.h"
+#include "dmp/server.h"
+#include "dmp/store.h"
+
+static int mkdir_p(const char *path, dmp_error_t *err)
+{
+    char tmp[4096];
+    if (strlen(path) >= sizeof(tmp))
+        return DMP_ERR(err, DMP_INVALID, "data-dir path is too long");
+    strcpy(tmp, path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return DMP_ERR(err, DMP_IO, "cannot create %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return DMP_ERR(err, DMP_IO, "cannot create %s: %s", tmp, strerror(errno));
+    return DMP_OK;
+}
+
+/* "s3cdp=http://..." or "test:s3cdp=http://..." */
+static int register_flag(dmp_provision_t *prov, const char *spec, dmp_error_t *err)
+{
+    const char *eq = strchr(spec, '=');
+    char lhs[256];
+    size_t n = (size_t)(eq - spec);
+    if (n == 0 || n >= sizeof(lhs))
+        return DMP_ERR(err, DMP_INVALID, "provisioner '%s' is not TECHNOLOGY=URL", spec);
+    memcpy(lhs, spec, n);
+    lhs[n] = '\0';
+    char *colon = strchr(lhs, ':');
+    const char *env = NULL, *tech = lhs;
+    if (colon) {
+        *colon = '\0';
+        env = lhs;
+        tech = colon + 1;
+    }
+    return dmp_provision_register_spec(prov, env, tech, eq + 1, err);
+}
+
+int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
+{
+    dmp_log_set_json(strcmp(conf->log_format, "text") != 0);
+    dmp_log_set_level(!strcmp(conf->log_level, "debug")  ? DMP_LOG_DEBUG
+                      : !strcmp(conf->log_level, "warn") ? DMP_LOG_WARN
+                      : !strcmp(conf->log_level, "error") ? DMP_LOG_ERROR
+                                                          : DMP_LOG_INFO);
+    /* Block the shutdown signals before any thread starts, so only sigwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    dmp_store_t *store = NULL;
+    dmp_provision_t *prov = NULL;
+    dmp_http_server_t *srv = NULL;
+    char *db = NULL, *url = NULL;
+    int rc;
+    if ((rc = mkdir_p(conf->data_dir, err)) != DMP_OK)
+        goto out;
+    db = dmp_asprintf("sqlite:%s/dmp.db", conf->data_dir);
+    if ((rc = dmp_store_open(db, &store, err)) != DMP_OK)
+        goto out;
+    dmp_provision_conf_t pc = {0};
+    pc.store = store;
+    pc.callback_url = "";
+    pc.data_dir = conf->data_dir;
+    pc.http_timeout_ms = (int)conf->provisioner_timeout_ms;
+    pc.report_timeout_ms = (int)conf->report_timeout_ms;
+    if ((rc = dmp_provision_open(&pc, &prov, err)) != DMP_OK)
+        goto out;
+    for (size_t i = 0; i < conf->n_provisioners; i++)
+        if ((rc = register_flag(prov, conf->provisioners[i], err)) != DMP_OK)
+            goto out;
+
+    dmp_services_t svc = {.prov = prov};
+    dmp_http_conf_t hc = {
+        .listen = conf->listen,
+        .max_body_bytes = conf->max_body_bytes,
+        .connection_limit = conf->connection_limit,
+        .per_ip_limit = conf->per_ip_limit,
+        .timeout_s = conf->timeout_s,
+        .access_log = 1,
+    };
+    if ((rc = dmp_http_start(&hc, &svc, &srv, err)) != DMP_OK)
+        goto out;
+    if (conf->public_url && conf->public_url[0]) {
+        url = dmp_strdup(conf->public_url);
+    } else {
+        char host[256];
+        snprintf(host, sizeof(host), "%s", conf->listen);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        url = dmp_asprintf("http://%s:%d", host, dmp_http_port(srv));
+    }
+    char *cb = dmp_asprintf("%s/v1/state/dataproduct/resource", url);
+    dmp_provision_set_callback(prov, cb);
+    dmp_free(cb);
+    dmp_http_set_ready(srv, 1);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", dmp_http_port(srv));
+    dmp_log(DMP_LOG_INFO, "listening", "url", url, "port", port, "data_dir", conf->data_dir,
+            "config", conf->config_file[0] ? conf->config_file : "(none)", NULL);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    dmp_log(DMP_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+    dmp_http_set_ready(srv, 0);
+    rc = DMP_OK;
+out:
+    dmp_http_stop(srv);
+    dmp_provision_close(prov);
+    dmp_store_close(store);
+    dmp_free(db);
+    dmp_free(url);
+    return rc;
+}
