@@ -160,4 +160,58 @@ DMP_EXPORT dmp_loc_t dmp_descriptor_loc(const dmp_descriptor_t *d, const char *p
 DMP_EXPORT const dmp_resource_t *dmp_descriptor_resource(const dmp_descriptor_t *d,
                                                          const char *name);
 
+/* ---- additions: effective values, diagnostics at a pointer, generic loading ---- */
+
+/* The visibility that applies: as declared, or the default when absent --
+ * protected when allow[] is non-empty, private otherwise (docs/descriptor.md). */
+DMP_EXPORT dmp_visibility_t dmp_resource_visibility(const dmp_resource_t *r);
+
+/* Adds a finding about the node at 'pointer' of a parsed descriptor: the file, the
+ * line:col and the dotted path are filled in from the descriptor. For policies. */
+DMP_EXPORT void dmp_descriptor_diag(const dmp_descriptor_t *d, dmp_diags_t *diags,
+                                    dmp_severity_t sev, int code, const char *rule,
+                                    const char *pointer, const char *fmt, ...)
+    DMP_PRINTF(7, 8);
+
+/* "/outputPorts/0/visibility" -> "outputPorts[0].visibility" (caller frees with dmp_free).
+ * Keys that are not plain identifiers are quoted: "/a/b c" -> "a[\"b c\"]". */
+DMP_EXPORT char *dmp_pointer_to_path(const char *pointer);
+
+/* "7d", "24h", "30m", "10s", "250ms", "2w" (or a bare number of ms) -> ms. DMP_INVALID
+ * on anything else, negative or overflowing values. */
+DMP_EXPORT int dmp_parse_duration_ms(const char *s, int64_t *out);
+/* "1GiB", "500MB", "10KiB", "1TB", "512B" (or a bare number of bytes) -> bytes; SI units
+ * are powers of 1000, IEC units (KiB, MiB, GiB, TiB) powers of 1024. */
+DMP_EXPORT int dmp_parse_size_bytes(const char *s, int64_t *out);
+
+/* A YAML or JSON loader that keeps the position of every node, for any module that
+ * reads user documents (descriptors, policies, request bodies).
+ *
+ * YAML is read with the 1.2 core schema (yes/no/on/off stay strings), anchors and
+ * aliases are expanded (counting nodes, so a billion-laughs document is refused
+ * before it is built), `<<` merge keys are honoured, duplicate keys are errors and
+ * mapping keys must be scalars. JSON is read strictly (libfyaml's JSON mode). */
+typedef struct dmp_descriptor_locs dmp_doc_locs_t;
+
+typedef struct dmp_doc_opts {
+    dmp_doc_format_t format;
+    const char *source;             /* name for messages; "<input>" when NULL */
+    dmp_descriptor_limits_t limits; /* zeros take the defaults; max_depth is capped at 1000 */
+    int multi; /* 0: exactly one document; 1: a stream, *out is an array of its documents */
+} dmp_doc_opts_t;
+
+/* Parses 'buf'. On success *out owns the JSON value and *locs (when 'locs' is not
+ * NULL) owns the position map; release them with json_decref and dmp_doc_locs_free.
+ * On failure both are NULL, every problem is added to 'diags' (when not NULL) with
+ * rule "syntax" (DMP_PARSE) or "limit" (DMP_LIMIT), and the first goes to 'err'. */
+DMP_EXPORT int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t **out,
+                            dmp_doc_locs_t **locs, dmp_diags_t *diags, dmp_error_t *err);
+/* Position of the node at a JSON pointer: for an object member, where its key is
+ * written; for an array element or the root, where the value starts. A pointer into
+ * a part that came from an alias or a merge gives the nearest known ancestor. */
+DMP_EXPORT dmp_loc_t dmp_doc_locs_get(const dmp_doc_locs_t *locs, const char *pointer);
+/* Same, but always where the value starts. */
+DMP_EXPORT dmp_loc_t dmp_doc_locs_get_value(const dmp_doc_locs_t *locs, const char *pointer);
+DMP_EXPORT void dmp_doc_locs_free(dmp_doc_locs_t *locs);
+
 #endif
