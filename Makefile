@@ -1,6 +1,7 @@
 # Thin wrapper over CMake/CTest: the short commands people type.
 #   make          build everything into build/ (binary: build/dmp)
 #   make run      install missing packages, build, serve on the embedded default
+#                 (extra flags: make run ARGS="--listen 127.0.0.1:9000")
 #   make test     install, build, run every test, then again under ASan+UBSan
 #   make asan     only the ASan+UBSan build and tests
 #   make fuzz     build the libFuzzer targets into build-fuzz/
@@ -20,7 +21,7 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: deps build
-	./$(BUILD)/dmp serve
+	./$(BUILD)/dmp serve $(ARGS)
 
 test:
 	@bash scripts/deps.sh test
