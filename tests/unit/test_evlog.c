@@ -1,0 +1,967 @@
+/* test_evlog.c -- unit tests for the durable event log (src/evlog/): record format, CRC32C,
+ * recovery (torn tails at every byte, flipped bits, zeroed tails), segment roll, group
+ * commit, de-dup, retention, seek by time, waiting, and injected fsync / ENOSPC faults.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "evlog/evlog_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- helpers */
+
+static char *t_mkdtemp(void)
+{
+    char tmpl[] = "/tmp/evlog-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return dmp_asprintf("%s/log", d);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(p);
+}
+
+static void t_rmrf(char *logdir)
+{
+    char *parent = dmp_strdup(logdir);
+    *strrchr(parent, '/') = 0;
+    nftw(parent, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    dmp_free(parent);
+    dmp_free(logdir);
+}
+
+static dmp_evlog_conf_t t_conf(void)
+{
+    dmp_evlog_conf_t c;
+    dmp_evlog_conf_init(&c);
+    c.checkpoint_interval_ms = 3600 * 1000; /* only at roll and close: tests control it */
+    return c;
+}
+
+static dmp_evlog_t *t_open(const char *dir, const dmp_evlog_conf_t *c)
+{
+    dmp_error_t err = {0};
+    dmp_evlog_t *elog = NULL;
+    int rc = dmp_evlog_open(dir, c, &elog, &err);
+    if (rc != DMP_OK)
+        fail_msg("open %s: %s", dir, err.msg);
+    return elog;
+}
+
+static uint64_t t_append(dmp_evlog_t *elog, const char *payload, uint64_t key)
+{
+    dmp_error_t err = {0};
+    dmp_evlog_rec_t r = {payload, strlen(payload), 1234, key, 7};
+    uint64_t seq = 0;
+    if (dmp_evlog_append(elog, &r, 1, &seq, NULL, &err) != DMP_OK)
+        fail_msg("append: %s", err.msg);
+    return seq;
+}
+
+typedef struct collect {
+    size_t n;
+    uint64_t seqs[20000];
+    char payload[20000][24];
+    int64_t ams[20000];
+} collect_t;
+
+static int collect_cb(void *ud, const dmp_evlog_entry_t *e)
+{
+    collect_t *c = ud;
+    if (c->n < 20000) {
+        c->seqs[c->n] = e->seq;
+        snprintf(c->payload[c->n], 24, "%.*s", (int)(e->len < 23 ? e->len : 23),
+                 (const char *)e->payload);
+        c->ams[c->n] = e->append_ms;
+    }
+    c->n++;
+    return 0;
+}
+
+static collect_t *t_read_all(dmp_evlog_t *elog, uint64_t from)
+{
+    collect_t *c = dmp_calloc(1, sizeof(*c));
+    dmp_error_t err = {0};
+    if (dmp_evlog_read(elog, from, 0, 0, collect_cb, c, NULL, &err) != DMP_OK)
+        fail_msg("read: %s", err.msg);
+    return c;
+}
+
+static char *seg_file(const char *dir, uint64_t first)
+{
+    return dmp_evlog__seg_path(dir, first, "log");
+}
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+/* ---- CRC32C and record format */
+
+static void test_crc32c(void **state)
+{
+    assert_int_equal(dmp_evlog__crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(dmp_evlog__crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    uint8_t buf[1100];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (uint8_t)(i * 131 + 7);
+    for (size_t off = 0; off < 9; off++)
+        for (size_t n = 0; n < 1090; n += 37) {
+            uint32_t a = dmp_evlog__crc32c(0, buf + off, n);
+            uint32_t b = dmp_evlog__crc32c_sw(0, buf + off, n);
+            assert_int_equal(a, b);
+            /* incremental == one shot */
+            uint32_t c = dmp_evlog__crc32c(dmp_evlog__crc32c(0, buf + off, n / 2),
+                                           buf + off + n / 2, n - n / 2);
+            assert_int_equal(a, c);
+        }
+}
+
+static void test_record_roundtrip(void **state)
+{
+    const char *pl = "{\"specversion\":\"1.0\",\"id\":\"x\"}";
+    evlog_hdr_t h = {(uint32_t)strlen(pl), 42, 1700000000123, 1690000000000, 0xdeadbeefcafe,
+                     0x80000001u};
+    size_t n = EVLOG_HDR + h.len;
+    uint8_t *b = dmp_malloc(n);
+    dmp_evlog__rec_encode(b, &h, pl);
+    assert_memory_equal(b, "DMEV", 4);
+    evlog_hdr_t g;
+    const char *why = NULL;
+    assert_int_equal(dmp_evlog__rec_check(b, n, &g, &why), 1);
+    assert_int_equal(g.len, h.len);
+    assert_int_equal(g.seq, 42);
+    assert_int_equal(g.append_ms, h.append_ms);
+    assert_int_equal(g.event_ms, h.event_ms);
+    assert_int_equal(g.dedup_key, h.dedup_key);
+    assert_int_equal(g.flags, h.flags);
+    assert_memory_equal(b + EVLOG_HDR, pl, h.len);
+    /* every prefix is incomplete, never valid */
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(dmp_evlog__rec_check(b, k, &g, &why), 0);
+    /* every single-bit flip is detected */
+    for (size_t bit = 0; bit < n * 8; bit++) {
+        b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        assert_int_not_equal(dmp_evlog__rec_check(b, n, &g, &why), 1);
+        b[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    /* an empty payload works */
+    evlog_hdr_t z = {0, 1, 5, 0, 0, 0};
+    dmp_evlog__rec_encode(b, &z, NULL);
+    assert_int_equal(dmp_evlog__rec_check(b, EVLOG_HDR, &g, &why), 1);
+    assert_int_equal(g.len, 0);
+    /* zeros are not a record */
+    memset(b, 0, n);
+    assert_int_equal(dmp_evlog__rec_check(b, n, &g, &why), -1);
+    assert_string_equal(why, "bad magic");
+    dmp_free(b);
+    assert_int_not_equal(dmp_evlog_dedup_key("a", "bc"), dmp_evlog_dedup_key("ab", "c"));
+    assert_int_equal(dmp_evlog_dedup_key("s", "1"), dmp_evlog_dedup_key("s", "1"));
+    assert_int_not_equal(dmp_evlog_dedup_key("s", "1"), 0);
+}
+
+/* ---- basic append / read / reopen */
+
+static void test_append_read_reopen(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 1);
+    assert_int_equal(dmp_evlog_first_seq(elog), 1);
+    char p[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(p, sizeof(p), "event-%d", i);
+        assert_int_equal(t_append(elog, p, 0), (uint64_t)i + 1);
+    }
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 100);
+    for (int i = 0; i < 100; i++) {
+        snprintf(p, sizeof(p), "event-%d", i);
+        assert_string_equal(col->payload[i], p);
+        assert_int_equal(col->seqs[i], (uint64_t)i + 1);
+        if (i)
+            assert_true(col->ams[i] >= col->ams[i - 1]);
+    }
+    dmp_free(col);
+    /* limits: max_records and max_bytes, and from past the end */
+    collect_t *c2 = dmp_calloc(1, sizeof(*c2));
+    dmp_evlog_read_info_t info;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_read(elog, 10, 5, 0, collect_cb, c2, &info, &err), DMP_OK);
+    assert_int_equal(info.count, 5);
+    assert_int_equal(info.next_seq, 15);
+    assert_int_equal(c2->seqs[0], 10);
+    c2->n = 0;
+    assert_int_equal(dmp_evlog_read(elog, 10, 0, 16, collect_cb, c2, &info, &err), DMP_OK);
+    assert_int_equal(info.count, 2); /* "event-9".."event-10": 7 + 8 bytes */
+    c2->n = 0;
+    assert_int_equal(dmp_evlog_read(elog, 500, 0, 0, collect_cb, c2, &info, &err), DMP_OK);
+    assert_int_equal(info.count, 0);
+    assert_int_equal(info.gap, 0);
+    dmp_free(c2);
+
+    /* a second open of the same directory is refused */
+    dmp_evlog_t *other = NULL;
+    assert_int_equal(dmp_evlog_open(dir, &c, &other, &err), DMP_CONFLICT);
+    assert_null(other);
+
+    dmp_evlog_close(elog);
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 101);
+    col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 100);
+    assert_string_equal(col->payload[99], "event-99");
+    dmp_free(col);
+    assert_int_equal(t_append(elog, "after", 0), 101);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.next_seq, 102);
+    assert_int_equal(st.synced_seq, 100);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+static void test_bad_conf(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_error_t err = {0};
+    dmp_evlog_t *elog = NULL;
+    c.segment_bytes = 100;
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_INVALID);
+    assert_non_null(strstr(err.msg, "segment_bytes"));
+    c = t_conf();
+    c.max_record_bytes = 10;
+    elog = t_open(dir, &c);
+    dmp_evlog_rec_t r = {"01234567890", 11, 0, 0, 0};
+    assert_int_equal(dmp_evlog_append(elog, &r, 1, NULL, NULL, &err), DMP_LIMIT);
+    assert_non_null(strstr(err.msg, "record limit"));
+    assert_int_equal(dmp_evlog_append(elog, &r, 0, NULL, NULL, &err), DMP_INVALID);
+    assert_int_equal(dmp_evlog_next_seq(elog), 1);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+/* ---- recovery */
+
+typedef struct blob {
+    char *data;
+    size_t len;
+} blob_t;
+
+static blob_t slurp(const char *path)
+{
+    blob_t b = {0};
+    assert_int_equal(dmp_read_file(path, 1u << 26, &b.data, &b.len, NULL), DMP_OK);
+    return b;
+}
+
+/* Builds a log with 3 records acknowledged and checkpointed, then 3 more acknowledged after
+ * the checkpoint and "crashed" (no checkpoint update). Returns the segment bytes, the
+ * checkpoint bytes and the offset where record 4 starts. */
+static void build_crashed(const char *dir, blob_t *seg, blob_t *ck, size_t *off4)
+{
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    t_append(elog, "first record", 0);
+    t_append(elog, "second record", 0);
+    t_append(elog, "third record", 0);
+    dmp_evlog_close(elog); /* checkpoint: synced_seq = 3 */
+    char *sp = seg_file(dir, 1);
+    struct stat sb;
+    assert_int_equal(stat(sp, &sb), 0);
+    *off4 = (size_t)sb.st_size;
+    elog = t_open(dir, &c);
+    t_append(elog, "fourth record", 0);
+    t_append(elog, "fifth record", 0);
+    t_append(elog, "sixth record, a bit longer than the others", 0);
+    dmp_evlog__abandon(elog);
+    *seg = slurp(sp);
+    char *cp = dmp_asprintf("%s/checkpoint", dir);
+    *ck = slurp(cp);
+    dmp_free(cp);
+    dmp_free(sp);
+}
+
+static void put_log(const char *dir, const blob_t *ck, const void *seg, size_t seglen)
+{
+    char *sp = seg_file(dir, 1);
+    char *cp = dmp_asprintf("%s/checkpoint", dir);
+    write_file(sp, seg, seglen);
+    write_file(cp, ck->data, ck->len);
+    dmp_free(sp);
+    dmp_free(cp);
+}
+
+static void test_truncated_tail_every_byte(void **state)
+{
+    char *dir = t_mkdtemp();
+    blob_t seg, ck;
+    size_t off4;
+    build_crashed(dir, &seg, &ck, &off4);
+    dmp_evlog_conf_t c = t_conf();
+    c.persist_index = 0;
+    /* record boundaries after off4 */
+    size_t bounds[4];
+    size_t nb = 0, o = off4;
+    while (o < seg.len && nb < 4) {
+        bounds[nb++] = o;
+        o += EVLOG_HDR + evlog_get32((uint8_t *)seg.data + o + 4);
+    }
+    assert_int_equal(nb, 3);
+    for (size_t cut = off4; cut <= seg.len; cut++) {
+        put_log(dir, &ck, seg.data, cut);
+        dmp_evlog_t *elog = t_open(dir, &c);
+        uint64_t whole = 3;
+        for (size_t k = 0; k < nb; k++)
+            if (bounds[k] + EVLOG_HDR + evlog_get32((uint8_t *)seg.data + bounds[k] + 4) <= cut)
+                whole++;
+        assert_int_equal(dmp_evlog_next_seq(elog), whole + 1);
+        collect_t *col = t_read_all(elog, 1);
+        assert_int_equal(col->n, whole);
+        dmp_free(col);
+        /* the log is usable: the next append lands right after the cut */
+        assert_int_equal(t_append(elog, "again", 0), whole + 1);
+        dmp_evlog__abandon(elog);
+    }
+    /* a cut into the checkpointed records is refused, naming segment and offset */
+    for (size_t cut = off4 - 20; cut < off4; cut += 7) {
+        put_log(dir, &ck, seg.data, cut);
+        dmp_evlog_t *elog = NULL;
+        dmp_error_t err = {0};
+        assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+        assert_non_null(strstr(err.msg, "below the synced point"));
+        assert_non_null(strstr(err.msg, "seg-00000000000000000001.log"));
+        assert_non_null(strstr(err.msg, "offset"));
+    }
+    dmp_free(seg.data);
+    dmp_free(ck.data);
+    t_rmrf(dir);
+}
+
+static void test_flipped_bits(void **state)
+{
+    char *dir = t_mkdtemp();
+    blob_t seg, ck;
+    size_t off4;
+    build_crashed(dir, &seg, &ck, &off4);
+    dmp_evlog_conf_t c = t_conf();
+    /* a flip in record 5 (above the synced point): cut there, records 1-4 stay */
+    size_t off5 = off4 + EVLOG_HDR + evlog_get32((uint8_t *)seg.data + off4 + 4);
+    for (size_t pos = off5; pos < off5 + 60; pos += 5) {
+        seg.data[pos] ^= 0x10;
+        put_log(dir, &ck, seg.data, seg.len);
+        dmp_evlog_t *elog = t_open(dir, &c);
+        assert_int_equal(dmp_evlog_next_seq(elog), 5);
+        dmp_evlog_stats_t st;
+        dmp_evlog_stats(elog, &st);
+        assert_true(st.recovered_truncated > 0);
+        dmp_evlog__abandon(elog);
+        seg.data[pos] ^= 0x10;
+    }
+    /* a flip in record 2 (acknowledged and checkpointed): refused */
+    size_t off2 = EVLOG_HDR + evlog_get32((uint8_t *)seg.data + 4);
+    for (size_t pos = off2; pos < off2 + EVLOG_HDR + 5; pos += 3) {
+        seg.data[pos] ^= 0x01;
+        put_log(dir, &ck, seg.data, seg.len);
+        dmp_evlog_t *elog = NULL;
+        dmp_error_t err = {0};
+        assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+        assert_null(elog);
+        char want[64];
+        snprintf(want, sizeof(want), "offset %zu", off2);
+        assert_non_null(strstr(err.msg, want));
+        assert_non_null(strstr(err.msg, "seg-00000000000000000001.log"));
+        seg.data[pos] ^= 0x01;
+    }
+    /* with no checkpoint at all, the same flip is treated as a torn tail */
+    seg.data[off2 + 50] ^= 0x01;
+    put_log(dir, &ck, seg.data, seg.len);
+    char *cp = dmp_asprintf("%s/checkpoint", dir);
+    unlink(cp);
+    dmp_free(cp);
+    dmp_evlog_t *elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 2);
+    dmp_evlog__abandon(elog);
+    dmp_free(seg.data);
+    dmp_free(ck.data);
+    t_rmrf(dir);
+}
+
+static void test_zeroed_tail(void **state)
+{
+    char *dir = t_mkdtemp();
+    blob_t seg, ck;
+    size_t off4;
+    build_crashed(dir, &seg, &ck, &off4);
+    dmp_evlog_conf_t c = t_conf();
+    /* preallocated zeros after all records */
+    size_t n = seg.len + 8192;
+    char *z = dmp_calloc(1, n);
+    memcpy(z, seg.data, seg.len);
+    put_log(dir, &ck, z, n);
+    dmp_evlog_t *elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 7);
+    dmp_evlog__abandon(elog);
+    /* zeros over records 5 and 6 (the unsynced part) */
+    size_t off5 = off4 + EVLOG_HDR + evlog_get32((uint8_t *)seg.data + off4 + 4);
+    memset(z + off5 + 10, 0, n - off5 - 10);
+    put_log(dir, &ck, z, n);
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 5);
+    char *sp = seg_file(dir, 1);
+    struct stat sb;
+    assert_int_equal(stat(sp, &sb), 0);
+    dmp_free(sp);
+    assert_int_equal((size_t)sb.st_size, off5);
+    dmp_evlog__abandon(elog);
+    /* zeros over record 3 (below the synced point): refused */
+    memset(z + off4 - 10, 0, n - off4 + 10);
+    put_log(dir, &ck, z, n);
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, "below the synced point"));
+    dmp_free(z);
+    dmp_free(seg.data);
+    dmp_free(ck.data);
+    t_rmrf(dir);
+}
+
+/* ---- segments */
+
+static void test_roll_and_read_across(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 4096;
+    c.index_interval_bytes = 256;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    char p[128];
+    for (int i = 0; i < 600; i++) {
+        snprintf(p, sizeof(p), "rec-%05d-%s", i, "padding padding padding padding padding");
+        assert_int_equal(t_append(elog, p, 0), (uint64_t)i + 1);
+    }
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_true(st.segments > 5);
+    for (uint64_t from = 1; from <= 600; from += 37) {
+        collect_t *col = t_read_all(elog, from);
+        assert_int_equal(col->n, 601 - from);
+        for (size_t k = 0; k < col->n; k++)
+            assert_int_equal(col->seqs[k], from + k);
+        dmp_free(col);
+    }
+    uint64_t nsegs = st.segments;
+    dmp_evlog_close(elog);
+    /* reopen with persisted indexes, then without them */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            char cmd[512];
+            snprintf(cmd, sizeof(cmd), "rm -f %s/*.idx", dir);
+            assert_int_equal(system(cmd), 0);
+        }
+        elog = t_open(dir, &c);
+        dmp_evlog_stats(elog, &st);
+        assert_int_equal(st.segments, nsegs);
+        assert_int_equal(dmp_evlog_next_seq(elog), 601);
+        collect_t *col = t_read_all(elog, 250);
+        assert_int_equal(col->n, 351);
+        assert_int_equal(col->seqs[0], 250);
+        assert_memory_equal(col->payload[0], "rec-00249", 9);
+        dmp_free(col);
+        dmp_evlog_close(elog);
+    }
+    t_rmrf(dir);
+}
+
+/* ---- group commit */
+
+typedef struct thr {
+    dmp_evlog_t *elog;
+    int id, n, batch;
+    uint64_t *seqs;
+    int fails;
+} thr_t;
+
+static void *thr_main(void *arg)
+{
+    thr_t *t = arg;
+    for (int i = 0; i < t->n; i += t->batch) {
+        char p[64][48];
+        dmp_evlog_rec_t r[64];
+        dmp_evlog_result_t res[64];
+        int k = t->batch;
+        for (int j = 0; j < k; j++) {
+            snprintf(p[j], sizeof(p[j]), "t%02d-%06d", t->id, i + j);
+            r[j] = (dmp_evlog_rec_t){p[j], strlen(p[j]), 0, 0, 0};
+        }
+        dmp_error_t err = {0};
+        uint64_t first = 0;
+        if (dmp_evlog_append(t->elog, r, (size_t)k, &first, res, &err) != DMP_OK) {
+            t->fails++;
+            continue;
+        }
+        for (int j = 0; j < k; j++) {
+            t->seqs[i + j] = res[j].seq;
+            if (res[j].seq != first + (uint64_t)j)
+                t->fails++;
+        }
+    }
+    return NULL;
+}
+
+static void test_group_commit_threads(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 16384;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    enum { NT = 8, PER = 120 };
+    pthread_t th[NT];
+    thr_t t[NT];
+    for (int i = 0; i < NT; i++) {
+        t[i] = (thr_t){elog, i, PER, i % 2 ? 1 : 3, dmp_calloc(PER, sizeof(uint64_t)), 0};
+        pthread_create(&th[i], NULL, thr_main, &t[i]);
+    }
+    for (int i = 0; i < NT; i++)
+        pthread_join(th[i], NULL);
+    uint8_t *seen = dmp_calloc(NT * PER + 1, 1);
+    for (int i = 0; i < NT; i++) {
+        assert_int_equal(t[i].fails, 0);
+        for (int j = 0; j < PER; j++) {
+            assert_true(t[i].seqs[j] >= 1 && t[i].seqs[j] <= NT * PER);
+            assert_int_equal(seen[t[i].seqs[j]], 0);
+            seen[t[i].seqs[j]] = 1;
+        }
+    }
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.appended, NT * PER);
+    assert_true(st.syncs <= st.append_calls);
+    print_message("group commit: %" PRIu64 " append calls, %" PRIu64 " syncs\n",
+                  st.append_calls, st.syncs);
+    dmp_evlog__abandon(elog); /* as if killed: no checkpoint */
+    elog = t_open(dir, &c);
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, NT * PER);
+    for (size_t k = 0; k < col->n; k++) {
+        int id, n;
+        assert_int_equal(sscanf(col->payload[k], "t%02d-%06d", &id, &n), 2);
+        assert_int_equal(t[id].seqs[n], col->seqs[k]);
+    }
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    for (int i = 0; i < NT; i++)
+        dmp_free(t[i].seqs);
+    dmp_free(seen);
+    t_rmrf(dir);
+}
+
+static void test_batch_one_sync(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    enum { N = 1000 };
+    dmp_evlog_rec_t *r = dmp_calloc(N, sizeof(*r));
+    dmp_evlog_result_t *res = dmp_calloc(N, sizeof(*res));
+    for (int i = 0; i < N; i++)
+        r[i] = (dmp_evlog_rec_t){"{\"order\":1}", 11, 0, (uint64_t)i + 1, 0};
+    dmp_evlog_stats_t st0, st1;
+    dmp_evlog_stats(elog, &st0);
+    uint64_t first;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_append(elog, r, N, &first, res, &err), DMP_OK);
+    dmp_evlog_stats(elog, &st1);
+    assert_int_equal(first, 1);
+    assert_int_equal(res[N - 1].seq, N);
+    assert_int_equal(st1.syncs - st0.syncs, 1);
+    assert_int_equal(st1.writes - st0.writes, 1);
+    dmp_free(r);
+    dmp_free(res);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+/* ---- de-duplication */
+
+static void test_dedup(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.dedup_window_count = 10;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    uint64_t ka = dmp_evlog_dedup_key("urn:x", "a"), kb = dmp_evlog_dedup_key("urn:x", "b");
+    assert_int_equal(t_append(elog, "A", ka), 1);
+    /* within the window: acknowledged with the existing seq, not appended */
+    dmp_evlog_rec_t r[3] = {{"A again", 7, 0, ka, 0}, {"B", 1, 0, kb, 0}, {"B dup", 5, 0, kb, 0}};
+    dmp_evlog_result_t res[3];
+    uint64_t first;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_append(elog, r, 3, &first, res, &err), DMP_OK);
+    assert_int_equal(res[0].seq, 1);
+    assert_int_equal(res[0].duplicate, 1);
+    assert_int_equal(res[1].seq, 2);
+    assert_int_equal(res[1].duplicate, 0);
+    assert_int_equal(res[2].seq, 2); /* duplicate inside the same batch */
+    assert_int_equal(res[2].duplicate, 1);
+    assert_int_equal(first, 2);
+    assert_int_equal(dmp_evlog_next_seq(elog), 3);
+    /* key 0 is never de-duplicated */
+    assert_int_equal(t_append(elog, "n1", 0), 3);
+    assert_int_equal(t_append(elog, "n2", 0), 4);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.duplicates, 2);
+    dmp_evlog__abandon(elog);
+    /* after a crash and reopen the window is rebuilt */
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_append(elog, r, 1, &first, res, &err), DMP_OK);
+    assert_int_equal(res[0].duplicate, 1);
+    assert_int_equal(res[0].seq, 1);
+    assert_int_equal(first, 0);
+    /* push 'A' out of the 10-seq window: then it is appended again */
+    for (int i = 0; i < 10; i++)
+        t_append(elog, "filler", 0);
+    assert_int_equal(dmp_evlog_append(elog, r, 1, &first, res, &err), DMP_OK);
+    assert_int_equal(res[0].duplicate, 0);
+    assert_int_equal(res[0].seq, 15);
+    dmp_evlog_close(elog);
+    /* a time window */
+    c.dedup_window_count = 0;
+    c.dedup_window_ms = 150;
+    elog = t_open(dir, &c);
+    uint64_t kc = dmp_evlog_dedup_key("urn:x", "c");
+    assert_int_equal(t_append(elog, "C", kc), 16);
+    assert_int_equal(dmp_evlog_append(elog, &(dmp_evlog_rec_t){"C", 1, 0, kc, 0}, 1, &first,
+                                      res, &err),
+                     DMP_OK);
+    assert_int_equal(res[0].duplicate, 1);
+    usleep(250 * 1000);
+    assert_int_equal(t_append(elog, "C later", kc), 17);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+static void test_dedup_map_churn(void **state)
+{
+    evlog_dedup_t dd = {0};
+    /* many inserts and evictions keep lookups exact */
+    for (uint64_t s = 1; s <= 20000; s++) {
+        dmp_evlog__dedup_add(&dd, s * 0x9E3779B97F4A7C15ull | 1, s, (int64_t)s);
+        dmp_evlog__dedup_evict(&dd, s > 500 ? s - 500 : 0, INT64_MIN);
+    }
+    for (uint64_t s = 1; s <= 20000; s++) {
+        uint64_t got = dmp_evlog__dedup_find(&dd, s * 0x9E3779B97F4A7C15ull | 1);
+        assert_int_equal(got, s >= 19500 ? s : 0);
+    }
+    dmp_evlog__dedup_rollback(&dd, 19900);
+    assert_int_equal(dmp_evlog__dedup_find(&dd, 19950 * 0x9E3779B97F4A7C15ull | 1), 0);
+    assert_int_equal(dmp_evlog__dedup_find(&dd, 19800 * 0x9E3779B97F4A7C15ull | 1), 19800);
+    dmp_evlog__dedup_fini(&dd);
+}
+
+/* ---- retention and time */
+
+static void test_retention(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 4096;
+    c.retention_bytes = 3 * 4096;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    char p[200];
+    memset(p, 'x', sizeof(p));
+    p[199] = 0;
+    for (int i = 0; i < 400; i++)
+        t_append(elog, p, 0);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_true(st.segments_deleted > 0);
+    assert_true(st.bytes <= 4 * 4096 + 4096);
+    uint64_t first = dmp_evlog_first_seq(elog);
+    assert_true(first > 1);
+    /* a read from a deleted seq starts at the first available and says so */
+    collect_t *col = dmp_calloc(1, sizeof(*col));
+    dmp_evlog_read_info_t info;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_read(elog, 1, 0, 0, collect_cb, col, &info, &err), DMP_OK);
+    assert_int_equal(info.gap, 1);
+    assert_int_equal(info.first_seq, first);
+    assert_int_equal(col->seqs[0], first);
+    assert_int_equal(col->n, 401 - first);
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    /* reopen keeps the first seq; time retention deletes all sealed segments */
+    c.retention_bytes = 0;
+    c.retention_ms = 1;
+    usleep(20 * 1000);
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_first_seq(elog), first);
+    assert_int_equal(dmp_evlog_retain(elog, &err), DMP_OK);
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.segments, 1);
+    assert_true(dmp_evlog_first_seq(elog) > first);
+    assert_int_equal(dmp_evlog_next_seq(elog), 401);
+    dmp_evlog_close(elog);
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 401);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+static void test_seek_time(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 4096;
+    c.index_interval_bytes = 200;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    for (int i = 0; i < 300; i++) {
+        t_append(elog, "some payload of forty bytes, more or less", 0);
+        if (i % 30 == 0)
+            usleep(3000);
+    }
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 300);
+    dmp_error_t err = {0};
+    for (size_t k = 0; k < col->n; k += 7) {
+        uint64_t seq;
+        int64_t t = col->ams[k];
+        assert_int_equal(dmp_evlog_seek_time(elog, t, &seq, &err), DMP_OK);
+        size_t want = 0;
+        while (col->ams[want] < t)
+            want++;
+        assert_int_equal(seq, col->seqs[want]);
+    }
+    uint64_t seq;
+    assert_int_equal(dmp_evlog_seek_time(elog, 0, &seq, &err), DMP_OK);
+    assert_int_equal(seq, 1);
+    assert_int_equal(dmp_evlog_seek_time(elog, col->ams[299] + 1, &seq, &err), DMP_OK);
+    assert_int_equal(seq, 301);
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+/* ---- waiting */
+
+static void *late_appender(void *arg)
+{
+    usleep(50 * 1000);
+    t_append(arg, "late", 0);
+    return NULL;
+}
+
+static void test_wait(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    t_append(elog, "one", 0);
+    uint64_t next = 0;
+    assert_int_equal(dmp_evlog_wait(elog, 0, 0, &next), DMP_OK);
+    assert_int_equal(next, 2);
+    assert_int_equal(dmp_evlog_wait(elog, 1, 30, &next), DMP_TIMEOUT);
+    pthread_t th;
+    pthread_create(&th, NULL, late_appender, elog);
+    assert_int_equal(dmp_evlog_wait(elog, 1, 5000, &next), DMP_OK);
+    assert_int_equal(next, 3);
+    pthread_join(th, NULL);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+/* ---- faults */
+
+static int fail_sync(int fd)
+{
+    errno = EIO;
+    return -1;
+}
+
+static int enospc_countdown = -1;
+static ssize_t enospc_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (enospc_countdown == 0) {
+        /* half of it lands, then the disk is full */
+        size_t half = n / 2;
+        if (half) {
+            ssize_t w = pwrite(fd, buf, half, off);
+            if (w > 0)
+                return w;
+        }
+        errno = ENOSPC;
+        return -1;
+    }
+    return pwrite(fd, buf, n, off);
+}
+
+static void test_fsync_failure_read_only(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    t_append(elog, "safe-1", 0);
+    t_append(elog, "safe-2", 0);
+    dmp_evlog__fdatasync_hook = fail_sync;
+    dmp_error_t err = {0};
+    dmp_evlog_rec_t r = {"lost?", 5, 0, 0, 0};
+    assert_int_equal(dmp_evlog_append(elog, &r, 1, NULL, NULL, &err), DMP_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "read-only"));
+    assert_non_null(strstr(err.msg, "fdatasync"));
+    dmp_evlog__fdatasync_hook = fdatasync; /* even when the disk recovers: no retry */
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(dmp_evlog_append(elog, &r, 1, NULL, NULL, &err), DMP_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "fdatasync"));
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.read_only, 1);
+    assert_non_null(strstr(st.read_only_reason, "Input/output error"));
+    assert_int_equal(st.next_seq, 3);
+    /* reads still work and never show the unsynced record */
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 2);
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    /* a reopen recovers: the acknowledged records are there */
+    elog = t_open(dir, &c);
+    assert_true(dmp_evlog_next_seq(elog) >= 3);
+    col = t_read_all(elog, 1);
+    assert_string_equal(col->payload[0], "safe-1");
+    assert_string_equal(col->payload[1], "safe-2");
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+static void test_enospc(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    t_append(elog, "kept-1", dmp_evlog_dedup_key("s", "1"));
+    t_append(elog, "kept-2", 0);
+    dmp_evlog__pwrite_hook = enospc_pwrite;
+    enospc_countdown = 0;
+    dmp_error_t err = {0};
+    dmp_evlog_rec_t r[2] = {{"doomed-a", 8, 0, dmp_evlog_dedup_key("s", "3"), 0},
+                            {"doomed-b", 8, 0, 0, 0}};
+    assert_int_equal(dmp_evlog_append(elog, r, 2, NULL, NULL, &err), DMP_FULL);
+    assert_true(err.retriable);
+    assert_non_null(strstr(err.msg, "no space"));
+    assert_int_equal(dmp_evlog_next_seq(elog), 3);
+    /* space returns: the log goes on, with no gap and no garbage */
+    enospc_countdown = -1;
+    dmp_evlog_result_t res[2];
+    uint64_t first;
+    assert_int_equal(dmp_evlog_append(elog, r, 2, &first, res, &err), DMP_OK);
+    assert_int_equal(first, 3);
+    assert_int_equal(res[0].duplicate, 0); /* the failed append left no dedup entry */
+    dmp_evlog__pwrite_hook = pwrite;
+    dmp_evlog_close(elog);
+    elog = t_open(dir, &c);
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 4);
+    assert_string_equal(col->payload[2], "doomed-a");
+    assert_string_equal(col->payload[3], "doomed-b");
+    dmp_free(col);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.recovered_truncated, 0);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+static void test_destroy(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    t_append(elog, "x", 0);
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_destroy(dir, &err), DMP_CONFLICT); /* still open */
+    dmp_evlog_close(elog);
+    char *stray = dmp_asprintf("%s/notes.txt", dir);
+    write_file(stray, "hi", 2);
+    assert_int_equal(dmp_evlog_destroy(dir, &err), DMP_CONFLICT);
+    assert_non_null(strstr(err.msg, "notes.txt"));
+    unlink(stray);
+    dmp_free(stray);
+    assert_int_equal(dmp_evlog_destroy(dir, &err), DMP_OK);
+    struct stat sb;
+    assert_int_not_equal(stat(dir, &sb), 0);
+    assert_int_equal(dmp_evlog_destroy(dir, &err), DMP_NOTFOUND);
+    t_rmrf(dir);
+}
+
+static void test_gap_refused(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 4096;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    char p[300];
+    memset(p, 'y', sizeof(p));
+    p[299] = 0;
+    for (int i = 0; i < 60; i++)
+        t_append(elog, p, 0);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_true(st.segments >= 3);
+    dmp_evlog_close(elog);
+    /* remove a middle segment */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "ls %s/seg-*.log | sed -n 2p | xargs rm -f", dir);
+    assert_int_equal(system(cmd), 0);
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, "gap"));
+    t_rmrf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c),
+        cmocka_unit_test(test_record_roundtrip),
+        cmocka_unit_test(test_append_read_reopen),
+        cmocka_unit_test(test_bad_conf),
+        cmocka_unit_test(test_truncated_tail_every_byte),
+        cmocka_unit_test(test_flipped_bits),
+        cmocka_unit_test(test_zeroed_tail),
+        cmocka_unit_test(test_roll_and_read_across),
+        cmocka_unit_test(test_group_commit_threads),
+        cmocka_unit_test(test_batch_one_sync),
+        cmocka_unit_test(test_dedup),
+        cmocka_unit_test(test_dedup_map_churn),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_seek_time),
+        cmocka_unit_test(test_wait),
+        cmocka_unit_test(test_fsync_failure_read_only),
+        cmocka_unit_test(test_enospc),
+        cmocka_unit_test(test_destroy),
+        cmocka_unit_test(test_gap_refused),
+    };
+    dmp_log_set_level(DMP_LOG_ERROR + 1);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
