@@ -430,6 +430,10 @@ static int on_scalar(loader_t *ld, struct fy_event *ev)
 {
     dmp_loc_t loc = mark_loc(fy_event_start_mark(ev));
     struct fy_token *val = ev->scalar.value;
+    enum fy_scalar_style st = fy_token_scalar_style(val);
+    /* libfyaml marks a quoted scalar at its first character; point at the quote */
+    if ((st == FYSS_SINGLE_QUOTED || st == FYSS_DOUBLE_QUOTED) && loc.col > 1)
+        loc.col--;
     if (count_node(ld, 1, loc, NULL))
         return -1;
     if (in_key_position(ld)) {

@@ -1,0 +1,137 @@
+/* cmd_validate.c -- `dmp validate FILE...`: checks descriptors offline.
+ *
+ * Exit codes (docs/cli.md): 0 every file is valid, 1 some file is invalid, 64 usage,
+ * 65 some file cannot be read (that wins over 1). Human output: one
+ * `file:line:col: path: message` line per finding on stderr and a summary; with
+ * -o json|yaml the findings go to stdout as {"files":[{"file","valid","errors"}]}.
+ * It never talks to a server.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmp/descriptor.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dmp validate [-o json|yaml] FILE...\n\n"
+               "Checks data product descriptors (YAML or JSON) offline: syntax, required\n"
+               "fields, types, names, references. Schema files named by a descriptor are\n"
+               "read relative to its directory.\n\n"
+               "options:\n"
+               "  -o, --output FMT  print the findings as json or yaml on stdout\n"
+               "  -q, --quiet       print nothing for valid files\n"
+               "  -h, --help        show this help\n\n"
+               "exit: 0 all valid, 1 some invalid, 64 usage, 65 a file cannot be read\n");
+}
+
+int dmp_cmd_validate(int argc, char **argv)
+{
+    int fmt = DMP_OUT_TEXT, quiet = 0;
+    int first = 1;
+    for (; first < argc; first++) {
+        const char *a = argv[first];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return DMP_EXIT_OK;
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strncmp(a, "--output=", 9) ||
+                   (!strncmp(a, "-o", 2) && a[2])) {
+            const char *v = NULL;
+            if (!strncmp(a, "--output=", 9))
+                v = a + 9;
+            else if (a[1] == 'o' && a[2])
+                v = a + 2;
+            else if (first + 1 < argc)
+                v = argv[++first];
+            if (v == NULL)
+                return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "%s needs a value (json or yaml)",
+                                    a);
+            fmt = dmp_cli_parse_output(v);
+            if (fmt != DMP_OUT_JSON && fmt != DMP_OUT_YAML && fmt != DMP_OUT_TEXT)
+                return dmp_cli_fail(DMP_EXIT_USAGE, "validate",
+                                    "unknown output format '%s' (use json or yaml)", v);
+        } else if (!strcmp(a, "--")) {
+            first++;
+            break;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            usage(stderr);
+            return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "unknown option '%s'", a);
+        } else {
+            break;
+        }
+    }
+    if (first >= argc) {
+        usage(stderr);
+        return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "no file given");
+    }
+
+    int color = dmp_cli_color(stderr);
+    const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "";
+    const char *bold = color ? "\033[1m" : "", *reset = color ? "\033[0m" : "";
+    json_t *files = json_array();
+    size_t n_valid = 0, n_invalid = 0, n_unreadable = 0, n_errors = 0;
+    for (int i = first; i < argc; i++) {
+        dmp_descriptor_t *d = NULL;
+        dmp_diags_t diags = {0};
+        dmp_error_t err = {0};
+        int rc = dmp_descriptor_load(argv[i], &d, &diags, &err);
+        int unreadable = rc == DMP_IO || rc == DMP_NOTFOUND;
+        int valid = rc == DMP_OK;
+        if (valid)
+            n_valid++;
+        else if (unreadable)
+            n_unreadable++;
+        else
+            n_invalid++;
+        n_errors += dmp_diags_errors(&diags);
+        if (fmt == DMP_OUT_TEXT) {
+            for (size_t k = 0; k < diags.n; k++) {
+                char *line = dmp_diag_format(&diags.v[k]);
+                if (diags.v[k].severity == DMP_SEV_ERROR)
+                    fprintf(stderr, "%s%s%s\n", red, line, reset);
+                else
+                    fprintf(stderr, "%s\n", line);
+                dmp_free(line);
+            }
+            if (valid && !quiet)
+                fprintf(stderr, "%s%s: valid%s (%s %s, %zu resource%s)\n", green, argv[i], reset,
+                        d->id, d->version, d->n_resources, d->n_resources == 1 ? "" : "s");
+        } else {
+            json_t *o = json_object();
+            json_object_set_new(o, "file", json_string(argv[i]));
+            json_object_set_new(o, "valid", json_boolean(valid));
+            if (valid) {
+                json_object_set_new(o, "id", json_string(d->id));
+                json_object_set_new(o, "version", json_string(d->version));
+            }
+            json_object_set_new(o, "errors", dmp_diags_to_json(&diags));
+            json_array_append_new(files, o);
+        }
+        dmp_diags_free(&diags);
+        dmp_descriptor_free(d);
+    }
+    if (fmt == DMP_OUT_TEXT) {
+        size_t total = (size_t)(argc - first);
+        if (!quiet || n_valid != total)
+            fprintf(stderr, "%s%zu file%s checked: %zu valid, %zu invalid%s, %zu error%s%s\n", bold,
+                    total, total == 1 ? "" : "s", n_valid, n_invalid + n_unreadable,
+                    n_unreadable ? " (some unreadable)" : "", n_errors, n_errors == 1 ? "" : "s",
+                    reset);
+    } else {
+        json_t *root = json_object();
+        json_object_set_new(root, "files", files);
+        files = NULL;
+        if (fmt == DMP_OUT_JSON)
+            dmp_cli_print_json(root);
+        else
+            dmp_cli_print_yaml(root);
+        json_decref(root);
+    }
+    json_decref(files);
+    if (n_unreadable)
+        return DMP_EXIT_DATAERR;
+    return n_invalid ? DMP_EXIT_FAIL : DMP_EXIT_OK;
+}
