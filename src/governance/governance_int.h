@@ -98,19 +98,31 @@ void jp_path_put_name(dmp_buf_t *b, const char *name, size_t len);
 /* JSON pointer token form of a member name ("~0", "~1" escapes) appended to 'b'. */
 void jp_pointer_put_name(dmp_buf_t *b, const char *name, size_t len);
 
-/* ---- YAML or JSON text to jansson, with the position of every node (policy.c). */
-typedef struct gov_locmap {
-    char **ptr;
-    int *line, *col;
-    size_t n, cap;
-} gov_locmap_t;
+/* ---- policy functions (policy_funcs.c): the `then.function` of a rule. */
 
-void gov_locmap_free(gov_locmap_t *m);
-/* Position of the node at 'pointer', or of its nearest ancestor that has one. */
-void gov_locmap_find(const gov_locmap_t *m, const char *pointer, int *line, int *col);
-/* Parses YAML (a superset of JSON) into *out. Limits: 'max_nodes' after alias
- * expansion and 'max_depth' nesting. Errors carry "source:line:col". */
-int gov_yaml_load(const char *buf, size_t len, const char *source, size_t max_nodes,
-                  int max_depth, json_t **out, gov_locmap_t *locs, dmp_error_t *err);
+typedef struct gov_call {
+    json_t *value;       /* the target value; NULL when it is undefined */
+    json_t *given;       /* the node `given` selected */
+    json_t *doc;         /* the whole document */
+    json_t *prev;        /* the previous version's document, or NULL */
+} gov_call_t;
+
+typedef struct gov_func gov_func_t;
+
+/* The function called 'name', or NULL. */
+const gov_func_t *gov_func_find(const char *name);
+const char *gov_func_name(const gov_func_t *f);
+/* The closest known name to 'name', for did-you-mean messages, or NULL. */
+const char *gov_func_suggest(const char *name);
+/* true for functions that need the previous version (skipped without one). */
+bool gov_func_needs_prev(const gov_func_t *f);
+/* Checks 'opts' (functionOptions, may be NULL) and builds the function's state.
+ * Returns DMP_OK, or DMP_INVALID with 'msg' naming the bad option. */
+int gov_func_prepare(const gov_func_t *f, json_t *opts, void **state, char *msg, size_t n);
+void gov_func_release(const gov_func_t *f, void *state);
+/* 0 when the value passes, 1 when it violates the rule ('msg' says why, as a phrase
+ * such as "is missing"), or a negative status when the check could not run. */
+int gov_func_check(const gov_func_t *f, void *state, const gov_call_t *call, char *msg,
+                   size_t n);
 
 #endif
