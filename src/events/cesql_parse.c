@@ -104,8 +104,8 @@ static int attr_name(parser_t *ps, const cq_tok_t *t, char **out)
         return unexpected(ps, t, "an attribute name");
     if (t->len > DMP_CE_NAME_MAX)
         return cq_parse_error(ps->err, t->line, t->col,
-                              "attribute name '%.30s' is longer than %d characters", t->text,
-                              DMP_CE_NAME_MAX);
+                              "attribute name '%.*s' is longer than %d characters",
+                              (int)(t->len > 30 ? 30 : t->len), t->text, DMP_CE_NAME_MAX);
     for (size_t i = 0; i < t->len; i++) {
         char c = t->text[i];
         if (!isalnum((unsigned char)c))
