@@ -86,6 +86,45 @@ static int desc_from_doc(const json_t *doc, dmp_descriptor_t **out, dmp_error_t 
     return rc;
 }
 
+/* Resolves a simple JSON pointer ("/outputPorts/0") inside 'doc'; NULL when absent. */
+static json_t *pointer_get(json_t *doc, const char *ptr)
+{
+    json_t *cur = doc;
+    while (cur != NULL && ptr != NULL && *ptr == '/') {
+        const char *seg = ptr + 1;
+        const char *end = strchr(seg, '/');
+        size_t n = end != NULL ? (size_t)(end - seg) : strlen(seg);
+        char *key = dmp_strndup(seg, n);
+        if (json_is_array(cur)) {
+            char *e;
+            unsigned long idx = strtoul(key, &e, 10);
+            cur = (*e == '\0' && n > 0) ? json_array_get(cur, idx) : NULL;
+        } else {
+            cur = json_object_get(cur, key);
+        }
+        dmp_free(key);
+        ptr = end;
+    }
+    return cur;
+}
+
+/* The descriptor document with every schema loaded from a file put inline, so the
+ * private copy (and a restart) need no access to the descriptor's directory. New
+ * reference. */
+static json_t *doc_self_contained(const dmp_descriptor_t *desc)
+{
+    json_t *doc = json_deep_copy(desc->doc);
+    for (size_t i = 0; i < desc->n_resources; i++) {
+        const dmp_resource_t *r = &desc->resources[i];
+        if (r->schema_file == NULL || r->schema == NULL)
+            continue;
+        json_t *obj = pointer_get(doc, r->pointer);
+        if (json_is_object(obj))
+            json_object_set(obj, "schema", r->schema);
+    }
+    return doc;
+}
+
 /* ---- jobs */
 
 static void job_free(prov_job_t *job)
@@ -539,8 +578,8 @@ static const char *action_name(int action)
 }
 
 /* Plans an apply of 'desc'. Caller holds the lock. */
-static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, plan_t *p,
-                      dmp_error_t *err)
+static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const json_t *doc,
+                      plan_t *p, dmp_error_t *err)
 {
     size_t n = desc->n_resources;
     dmp_product_key_t k = desc_key(desc);
@@ -594,9 +633,9 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, plan_t 
         rc = DMP_OK;
         dmp_error_clear(err);
     } else if (rc == DMP_OK) {
-        int doc_changed = !json_equal(rec.descriptor, desc->doc);
+        int doc_changed = !json_equal(rec.descriptor, (json_t *)doc);
         if (doc_changed) {
-            json_t *a = acl_stripped(rec.descriptor), *b = acl_stripped(desc->doc);
+            json_t *a = acl_stripped(rec.descriptor), *b = acl_stripped(doc);
             dmp_buf_t path = DMP_BUF_INIT;
             if (first_diff(a, b, &path)) {
                 rc = DMP_ERR(err, DMP_IMMUTABLE,
@@ -624,7 +663,7 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, plan_t 
                     rr = &recs[j];
             dmp_state_t st = rr != NULL ? rr->state : DMP_STATE_NONE;
             const json_t *old = doc_resource(rec.descriptor, res->name);
-            const json_t *neu = doc_resource(desc->doc, res->name);
+            const json_t *neu = doc_resource(doc, res->name);
             static const char *const acl[] = {"owner", "allow"};
             for (size_t f = 0; f < 2; f++) {
                 json_t *ov = old ? json_object_get(old, acl[f]) : NULL;
@@ -685,9 +724,11 @@ int dmp_provision_plan(dmp_provision_t *pr, const dmp_descriptor_t *desc, json_t
     *plan = NULL;
     if (desc == NULL)
         return DMP_ERR(err, DMP_INVALID, "no descriptor");
+    json_t *doc = doc_self_contained(desc);
     pthread_mutex_lock(&pr->lock);
-    int rc = plan_build(pr, desc, &p, err);
+    int rc = plan_build(pr, desc, doc, &p, err);
     pthread_mutex_unlock(&pr->lock);
+    json_decref(doc);
     if (rc == DMP_OK) {
         *plan = p.json;
         p.json = NULL;
@@ -728,7 +769,10 @@ int dmp_provision_apply(dmp_provision_t *pr, const dmp_descriptor_t *desc, json_
     *result = NULL;
     if (desc == NULL || desc->doc == NULL)
         return DMP_ERR(err, DMP_INVALID, "no descriptor");
-    if ((rc = desc_from_doc(desc->doc, &copy, err)) != DMP_OK)
+    json_t *doc = doc_self_contained(desc);
+    rc = desc_from_doc(doc, &copy, err);
+    json_decref(doc);
+    if (rc != DMP_OK)
         return rc;
     dmp_product_key_t k = desc_key(copy);
 
@@ -738,7 +782,7 @@ int dmp_provision_apply(dmp_provision_t *pr, const dmp_descriptor_t *desc, json_
         rc = conflict(busy, "apply", err);
         goto out;
     }
-    if ((rc = plan_build(pr, copy, &p, err)) != DMP_OK || p.operation == PLAN_NONE)
+    if ((rc = plan_build(pr, copy, copy->doc, &p, err)) != DMP_OK || p.operation == PLAN_NONE)
         goto out;
 
     size_t n = copy->n_resources, acting = 0;

@@ -635,6 +635,40 @@ static void test_plan_refusals(void **state)
     env_close(&e, 0);
 }
 
+/* A schema loaded from a file is kept inline, so the coordinator's private copy (and a
+ * restart) need no access to the descriptor's directory. */
+static void test_schema_file_inlined(void **state)
+{
+    env_t e = {0};
+    dmp_error_t err = {0};
+    dmp_diags_t diags = {0};
+    json_t *res = NULL;
+    env_open(&e, 0, NULL, 0, NULL);
+    char *schema = dmp_asprintf("%s/orders.json", e.dir);
+    char *yaml = dmp_asprintf("%s/product.yaml", e.dir);
+    FILE *f = fopen(schema, "w");
+    fputs("{\"type\": \"object\"}\n", f);
+    fclose(f);
+    f = fopen(yaml, "w");
+    fputs("name: sf\ndomain: dd\nversion: 1.0.0\nenvironment: test\n"
+          "outputPorts:\n  - {name: o, type: files, schema: orders.json}\n", f);
+    fclose(f);
+    dmp_descriptor_t *d = NULL;
+    assert_int_equal(dmp_descriptor_load(yaml, &d, &diags, &err), DMP_OK);
+    dmp_diags_free(&diags);
+    assert_int_equal(dmp_provision_apply(e.pr, d, &res, &err), DMP_OK);
+    json_decref(res);
+    dmp_product_key_t k = {"test", "dd", "sf", "1.0.0"};
+    json_decref(wait_state(e.pr, &k, "CREATED", 5000));
+    assert_int_equal(dmp_provision_plan(e.pr, d, &res, &err), DMP_OK);
+    assert_string_equal(json_string_value(json_object_get(res, "operation")), "none");
+    json_decref(res);
+    dmp_descriptor_free(d);
+    dmp_free(schema);
+    dmp_free(yaml);
+    env_close(&e, 0);
+}
+
 /* ---- the built-in provisioner, the persisted registry and crash recovery */
 
 static const char files_yaml[] = "name: fp\ndomain: dd\nversion: 2.0.0\nenvironment: test\n"
@@ -964,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_failure_propagates_to_dependants),
         cmocka_unit_test(test_report_timeout_and_concurrency),
         cmocka_unit_test(test_plan_refusals),
+        cmocka_unit_test(test_schema_file_inlined),
         cmocka_unit_test(test_crash_recovery),
         cmocka_unit_test(test_http_provisioner_roundtrip),
         cmocka_unit_test(test_http_provisioner_errors),
