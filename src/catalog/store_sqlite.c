@@ -60,12 +60,11 @@ enum {
 };
 
 static const char *const queries[Q_COUNT] = {
-    [Q_PRODUCT_PUT] =
-        "INSERT INTO products(environment, domain, name, version, state, descriptor, "
-        "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
-        "ON CONFLICT(environment, domain, name, version) DO UPDATE SET "
-        "state = excluded.state, descriptor = excluded.descriptor, "
-        "updated_ms = excluded.updated_ms",
+    [Q_PRODUCT_PUT] = "INSERT INTO products(environment, domain, name, version, state, descriptor, "
+                      "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
+                      "ON CONFLICT(environment, domain, name, version) DO UPDATE SET "
+                      "state = excluded.state, descriptor = excluded.descriptor, "
+                      "updated_ms = excluded.updated_ms",
     [Q_PRODUCT_GET] = "SELECT environment, domain, name, version, state, descriptor, created_ms, "
                       "updated_ms FROM products WHERE environment = ?1 AND domain = ?2 AND "
                       "name = ?3 AND version = ?4",
@@ -110,9 +109,9 @@ typedef struct sqlite_store {
 static int db_err(sqlite_store_t *s, dmp_error_t *err, const char *what)
 {
     int code = sqlite3_errcode(s->db);
-    int status = (code == SQLITE_FULL) ? DMP_FULL
+    int status = (code == SQLITE_FULL)                            ? DMP_FULL
                  : (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? DMP_UNAVAILABLE
-                                                                   : DMP_IO;
+                                                                  : DMP_IO;
     return DMP_ERR(err, status, "store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
@@ -137,8 +136,7 @@ static int key_check(const dmp_product_key_t *k, dmp_error_t *err)
 {
     if (k == NULL || k->environment == NULL || k->domain == NULL || k->name == NULL ||
         k->version == NULL)
-        return DMP_ERR(err, DMP_INVALID,
-                       "product key needs environment, domain, name and version");
+        return DMP_ERR(err, DMP_INVALID, "product key needs environment, domain, name and version");
     return DMP_OK;
 }
 
@@ -349,8 +347,8 @@ static int sq_resource_put(dmp_store_t *base, const dmp_product_key_t *k,
     return rc;
 }
 
-static int sq_resource_list(dmp_store_t *base, const dmp_product_key_t *k,
-                            dmp_resource_rec_t **out, size_t *n, dmp_error_t *err)
+static int sq_resource_list(dmp_store_t *base, const dmp_product_key_t *k, dmp_resource_rec_t **out,
+                            size_t *n, dmp_error_t *err)
 {
     sqlite_store_t *s = (sqlite_store_t *)base;
     dmp_resource_rec_t *v = NULL;

@@ -32,8 +32,8 @@ static const char *const resource_arrays[] = {"outputPorts", "workloads", "obser
 
 static dmp_product_key_t desc_key(const dmp_descriptor_t *d)
 {
-    dmp_product_key_t k = {d->environment != NULL ? d->environment : "default", d->domain,
-                           d->name, d->version};
+    dmp_product_key_t k = {d->environment != NULL ? d->environment : "default", d->domain, d->name,
+                           d->version};
     return k;
 }
 
@@ -245,9 +245,9 @@ static void task_set(dmp_provision_t *pr, prov_job_t *job, size_t i, dmp_state_t
     task_persist(pr, job, i);
     product_persist_state(pr, job);
     dmp_log(state == DMP_STATE_FAILED ? DMP_LOG_WARN : DMP_LOG_INFO, "resource state",
-            "environment", job->environment, "domain", job->domain, "product", job->name,
-            "version", job->version, "resource", job->desc->resources[i].name, "state",
-            dmp_state_name(state), "reason", reason != NULL ? reason : "", NULL);
+            "environment", job->environment, "domain", job->domain, "product", job->name, "version",
+            job->version, "resource", job->desc->resources[i].name, "state", dmp_state_name(state),
+            "reason", reason != NULL ? reason : "", NULL);
 }
 
 /* ---- scheduling (caller holds the lock) */
@@ -263,10 +263,9 @@ static int task_ready(prov_job_t *job, size_t i, char *why, size_t why_cap)
                 return 0;
             if (dt->state != DMP_STATE_CREATED) {
                 snprintf(why, why_cap, "dependency '%s' %s", d->resources[job->dep_idx[e]].name,
-                         dt->state == DMP_STATE_FAILED ? "failed"
-                         : dt->state == DMP_STATE_NOT_COMPLETED
-                             ? "did not complete"
-                             : "is not created");
+                         dt->state == DMP_STATE_FAILED          ? "failed"
+                         : dt->state == DMP_STATE_NOT_COMPLETED ? "did not complete"
+                                                                : "is not created");
                 return -1;
             }
         }
@@ -340,8 +339,8 @@ static int job_finished(const prov_job_t *job)
 static json_t *wire_body(const prov_job_t *job, const dmp_resource_t *res, dmp_op_t op,
                          const char *callback)
 {
-    json_t *r = res->raw != NULL && json_is_object(res->raw) ? json_deep_copy(res->raw)
-                                                              : json_object();
+    json_t *r =
+        res->raw != NULL && json_is_object(res->raw) ? json_deep_copy(res->raw) : json_object();
     json_object_set_new(r, "name", json_string(res->name));
     json_object_set_new(r, "technology", json_string(prov_res_technology(res)));
     if (res->type != NULL) {
@@ -402,8 +401,8 @@ static void task_run(dmp_provision_t *pr, prov_job_t *job, size_t i)
     } else if (done == dmp_op_target_state(op) || done == DMP_STATE_FAILED) {
         task_set(pr, job, i, done, done == DMP_STATE_FAILED ? "provisioner returned FAILED" : NULL);
     } else if (done != DMP_STATE_NONE) {
-        snprintf(why, sizeof(why), "provisioner answered %s to a %s request",
-                 dmp_state_name(done), dmp_op_name(op));
+        snprintf(why, sizeof(why), "provisioner answered %s to a %s request", dmp_state_name(done),
+                 dmp_op_name(op));
         task_set(pr, job, i, DMP_STATE_FAILED, why);
     } else {
         t->status = TASK_AWAITING;
@@ -431,9 +430,9 @@ static void *worker_main(void *arg)
             }
             if (run_job != job && job_finished(job)) {
                 *pp = job->next;
-                dmp_log(DMP_LOG_INFO, "product operation finished", "environment",
-                        job->environment, "domain", job->domain, "product", job->name,
-                        "version", job->version, "state", dmp_state_name(job_state(job)), NULL);
+                dmp_log(DMP_LOG_INFO, "product operation finished", "environment", job->environment,
+                        "domain", job->domain, "product", job->name, "version", job->version,
+                        "state", dmp_state_name(job_state(job)), NULL);
                 job_free(job);
                 continue;
             }
@@ -464,10 +463,10 @@ static void *worker_main(void *arg)
 /* ---- planning */
 
 typedef struct plan {
-    int operation;       /* PLAN_* */
-    int fresh;           /* no usable row: the product is (re)created from scratch */
-    int *action;         /* per resource: ACTION_NONE or a dmp_op_t */
-    dmp_state_t *state;  /* per resource: the stored state (NONE when new) */
+    int operation;      /* PLAN_* */
+    int fresh;          /* no usable row: the product is (re)created from scratch */
+    int *action;        /* per resource: ACTION_NONE or a dmp_op_t */
+    dmp_state_t *state; /* per resource: the stored state (NONE when new) */
     json_t *json;
 } plan_t;
 
@@ -487,7 +486,8 @@ static json_t *acl_stripped(const json_t *doc)
         json_t *arr = json_object_get(c, resource_arrays[a]);
         size_t i;
         json_t *r;
-        json_array_foreach(arr, i, r) {
+        json_array_foreach(arr, i, r)
+        {
             json_object_del(r, "owner");
             json_object_del(r, "allow");
         }
@@ -523,7 +523,8 @@ static int first_diff(const json_t *a, const json_t *b, dmp_buf_t *path)
     if (json_is_object(a)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)b, k, v) {
+        json_object_foreach((json_t *)b, k, v)
+        {
             json_t *av = json_object_get(a, k);
             size_t mark = path->len;
             path_key(path, k);
@@ -532,7 +533,8 @@ static int first_diff(const json_t *a, const json_t *b, dmp_buf_t *path)
             path->len = mark;
             path->data[mark] = '\0';
         }
-        json_object_foreach((json_t *)a, k, v) {
+        json_object_foreach((json_t *)a, k, v)
+        {
             if (json_object_get(b, k) == NULL) {
                 path_key(path, k);
                 return 1;
@@ -564,7 +566,8 @@ static const json_t *doc_resource(const json_t *doc, const char *name)
     for (size_t a = 0; a < 3; a++) {
         size_t i;
         json_t *r;
-        json_array_foreach(json_object_get(doc, resource_arrays[a]), i, r) {
+        json_array_foreach(json_object_get(doc, resource_arrays[a]), i, r)
+        {
             if (dmp_str_eq(json_string_value(json_object_get(r, "name")), name))
                 return r;
         }
@@ -668,7 +671,8 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const j
             for (size_t f = 0; f < 2; f++) {
                 json_t *ov = old ? json_object_get(old, acl[f]) : NULL;
                 json_t *nv = neu ? json_object_get(neu, acl[f]) : NULL;
-                if (!(ov == NULL && nv == NULL) && (ov == NULL || nv == NULL || !json_equal(ov, nv)))
+                if (!(ov == NULL && nv == NULL) &&
+                    (ov == NULL || nv == NULL || !json_equal(ov, nv)))
                     json_array_append_new(changes[i], json_string(acl[f]));
             }
             p->state[i] = st;
@@ -683,8 +687,9 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const j
             any_create |= p->action[i] == DMP_OP_CREATE;
             any_update |= p->action[i] == DMP_OP_UPDATE;
         }
-        p->operation = any_create ? PLAN_CREATE : (any_update || doc_changed) ? PLAN_UPDATE
-                                                                              : PLAN_NONE;
+        p->operation = any_create                    ? PLAN_CREATE
+                       : (any_update || doc_changed) ? PLAN_UPDATE
+                                                     : PLAN_NONE;
     } else {
         goto out;
     }
@@ -698,10 +703,10 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const j
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const dmp_resource_t *res = &desc->resources[i];
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", res->name, "kind",
-                              dmp_resource_kind_name(res->kind), "technology",
-                              prov_res_technology(res), "action", action_name(p->action[i]),
-                              "state", dmp_state_name(p->state[i]));
+        json_t *o =
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", res->name, "kind",
+                      dmp_resource_kind_name(res->kind), "technology", prov_res_technology(res),
+                      "action", action_name(p->action[i]), "state", dmp_state_name(p->state[i]));
         json_object_set(o, "changes", changes[i]);
         json_array_append_new(arr, o);
     }
@@ -790,13 +795,12 @@ int dmp_provision_apply(dmp_provision_t *pr, const dmp_descriptor_t *desc, json_
         acting += p.action[i] != ACTION_NONE;
     if (p.fresh)
         pr->store->ops->product_delete(pr->store, &k, NULL);
-    rc = pr->store->ops->product_put(pr->store, &k, copy->doc,
-                                     acting ? dmp_op_transit_state((dmp_op_t)(p.operation ==
-                                                                                      PLAN_CREATE
-                                                                                  ? DMP_OP_CREATE
-                                                                                  : DMP_OP_UPDATE))
-                                            : DMP_STATE_CREATED,
-                                     err);
+    rc = pr->store->ops->product_put(
+        pr->store, &k, copy->doc,
+        acting ? dmp_op_transit_state(
+                     (dmp_op_t)(p.operation == PLAN_CREATE ? DMP_OP_CREATE : DMP_OP_UPDATE))
+               : DMP_STATE_CREATED,
+        err);
     if (rc != DMP_OK || acting == 0)
         goto out;
 
@@ -867,9 +871,8 @@ int dmp_provision_delete(dmp_provision_t *pr, const dmp_product_key_t *key, json
         json_array_append_new(res_json,
                               json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", res->name, "kind",
                                         dmp_resource_kind_name(res->kind), "technology",
-                                        prov_res_technology(res), "action",
-                                        act ? "delete" : "none", "state",
-                                        dmp_state_name(t->state)));
+                                        prov_res_technology(res), "action", act ? "delete" : "none",
+                                        "state", dmp_state_name(t->state)));
         if (!act)
             continue;
         acting++;
@@ -1027,14 +1030,14 @@ int dmp_provision_report(dmp_provision_t *pr, const dmp_product_key_t *key, cons
         rc = DMP_ERR(err, DMP_INVALID,
                      "resource '%s' is %s; a report of %s does not fit a %s (expected %s or "
                      "FAILED)",
-                     resource, dmp_state_name(t->state), dmp_state_name(state),
-                     dmp_op_name(t->op), dmp_state_name(dmp_op_target_state(t->op)));
+                     resource, dmp_state_name(t->state), dmp_state_name(state), dmp_op_name(t->op),
+                     dmp_state_name(dmp_op_target_state(t->op)));
         goto out;
     }
     task_set(pr, job, (size_t)i, state,
-             state == DMP_STATE_FAILED ? (reason != NULL && reason[0] ? reason
-                                                                     : "provisioner reported FAILED")
-                                       : NULL);
+             state == DMP_STATE_FAILED
+                 ? (reason != NULL && reason[0] ? reason : "provisioner reported FAILED")
+                 : NULL);
     pthread_cond_broadcast(&pr->cond);
 out:
     pthread_mutex_unlock(&pr->lock);
@@ -1179,8 +1182,8 @@ static int recover(dmp_provision_t *pr, dmp_error_t *err)
                 pr->store->ops->resource_put(pr->store, &k, &recs[j], NULL);
             }
             pr->store->ops->product_set_state(pr->store, &k, DMP_STATE_NOT_COMPLETED, NULL);
-            dmp_log(DMP_LOG_WARN, "product not resumed after restart", "product", k.name,
-                    "error", e2.msg, NULL);
+            dmp_log(DMP_LOG_WARN, "product not resumed after restart", "product", k.name, "error",
+                    e2.msg, NULL);
             dmp_free(why);
             dmp_resource_recs_free(recs, n_recs);
             continue;
@@ -1224,10 +1227,10 @@ int dmp_provision_open(const dmp_provision_conf_t *conf, dmp_provision_t **out, 
     pr->store = conf->store;
     pr->callback_url = dmp_strdup(conf->callback_url);
     pr->data_dir = dmp_strdup(conf->data_dir != NULL ? conf->data_dir : "./dmp-data");
-    pr->http_timeout_ms = conf->http_timeout_ms > 0 ? conf->http_timeout_ms
-                                                    : DEFAULT_HTTP_TIMEOUT_MS;
-    pr->report_timeout_ms = conf->report_timeout_ms > 0 ? conf->report_timeout_ms
-                                                        : DEFAULT_REPORT_TIMEOUT_MS;
+    pr->http_timeout_ms =
+        conf->http_timeout_ms > 0 ? conf->http_timeout_ms : DEFAULT_HTTP_TIMEOUT_MS;
+    pr->report_timeout_ms =
+        conf->report_timeout_ms > 0 ? conf->report_timeout_ms : DEFAULT_REPORT_TIMEOUT_MS;
     pthread_mutex_init(&pr->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

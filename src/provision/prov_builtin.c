@@ -26,8 +26,7 @@ static int component_check(const char *what, const char *s, dmp_error_t *err)
 {
     if (s == NULL || s[0] == '\0')
         return DMP_ERR(err, DMP_INVALID, "dmp-files: %s is empty", what);
-    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 || strchr(s, '/') != NULL ||
-        strlen(s) > 200)
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 || strchr(s, '/') != NULL || strlen(s) > 200)
         return DMP_ERR(err, DMP_INVALID,
                        "dmp-files: %s '%s' is not a safe path component (no '/', '.', '..', "
                        "at most 200 bytes)",
@@ -45,8 +44,7 @@ static int mkdirs(char *path, size_t from, dmp_error_t *err)
         int r = mkdir(path, 0755);
         *p = '/';
         if (r != 0 && errno != EEXIST)
-            return DMP_ERR(err, DMP_IO, "dmp-files: cannot create %s: %s", path,
-                           strerror(errno));
+            return DMP_ERR(err, DMP_IO, "dmp-files: cannot create %s: %s", path, strerror(errno));
     }
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return DMP_ERR(err, DMP_IO, "dmp-files: cannot create %s: %s", path, strerror(errno));
@@ -63,14 +61,14 @@ static json_t *grants_doc(const dmp_prov_request_t *req)
     const dmp_resource_t *res = req->res;
     json_t *grants = json_array();
     if (res->owner != NULL)
-        json_array_append_new(grants, json_pack("{s:s, s:s}", "principal", res->owner, "access",
-                                                "read-write"));
+        json_array_append_new(
+            grants, json_pack("{s:s, s:s}", "principal", res->owner, "access", "read-write"));
     for (size_t i = 0; i < res->allow.n; i++)
-        json_array_append_new(grants, json_pack("{s:s, s:s}", "principal", res->allow.v[i],
-                                                "access", "read-only"));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o?, s:o}", "environment",
-                     req->key->environment, "domain", req->key->domain, "dataProduct",
-                     req->key->name, "version", req->key->version, "resource", res->name, "owner",
+        json_array_append_new(
+            grants, json_pack("{s:s, s:s}", "principal", res->allow.v[i], "access", "read-only"));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o?, s:o}", "environment", req->key->environment,
+                     "domain", req->key->domain, "dataProduct", req->key->name, "version",
+                     req->key->version, "resource", res->name, "owner",
                      res->owner != NULL ? json_string(res->owner) : NULL, "grants", grants);
 }
 

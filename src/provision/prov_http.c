@@ -91,8 +91,7 @@ static int http_submit(dmp_provisioner_t *base, const dmp_prov_request_t *req, d
     pthread_once(&curl_once, curl_init_once);
     char *body = json_dumps(req->body, JSON_COMPACT);
     if (body == NULL)
-        return DMP_ERR(err, DMP_INVALID, "provisioner %s: request cannot be encoded",
-                       pv->endpoint);
+        return DMP_ERR(err, DMP_INVALID, "provisioner %s: request cannot be encoded", pv->endpoint);
     CURL *c = curl_easy_init();
     if (c == NULL) {
         free(body);
@@ -176,8 +175,7 @@ int dmp_provisioner_http_new(const char *url, int timeout_ms, dmp_provisioner_t 
                        url != NULL ? url : "");
     size_t n = strlen(url);
     if (n > 2000 || strpbrk(url, " \t\r\n") != NULL)
-        return DMP_ERR(err, DMP_INVALID, "provisioner url '%.64s' is too long or has spaces",
-                       url);
+        return DMP_ERR(err, DMP_INVALID, "provisioner url '%.64s' is too long or has spaces", url);
     http_pv_t *pv = dmp_calloc(1, sizeof(*pv));
     pv->base.ops = &http_ops;
     pv->url = dmp_strdup(url);

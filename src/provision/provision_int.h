@@ -29,9 +29,9 @@ ssize_t dmp_provision_find_resource(const dmp_descriptor_t *desc, const char *na
 typedef struct prov_reg_ent {
     char *environment; /* "*" matches any */
     char *technology;
-    char *spec;        /* "builtin:NAME" or a URL; NULL when registered as an object */
+    char *spec; /* "builtin:NAME" or a URL; NULL when registered as an object */
     dmp_provisioner_t *pv;
-    int refs;          /* 1 for the registry's own reference + 1 per task in flight */
+    int refs; /* 1 for the registry's own reference + 1 per task in flight */
     struct prov_reg_ent *next;
 } prov_reg_ent_t;
 
@@ -62,13 +62,13 @@ typedef struct prov_task {
 
 typedef struct prov_job {
     char *environment, *domain, *name, *version;
-    dmp_product_key_t key;     /* points at the strings above */
-    dmp_descriptor_t *desc;    /* owned private copy */
-    prov_task_t *tasks;        /* one per desc->resources */
+    dmp_product_key_t key;      /* points at the strings above */
+    dmp_descriptor_t *desc;     /* owned private copy */
+    prov_task_t *tasks;         /* one per desc->resources */
     size_t *dep_base, *dep_idx; /* dependsOn as indices: deps of i are dep_idx[dep_base[i]..i+1] */
-    int deleting;              /* a DELETE of the product */
-    int recovered;             /* resumed after a restart */
-    int running;               /* tasks in TASK_RUNNING */
+    int deleting;               /* a DELETE of the product */
+    int recovered;              /* resumed after a restart */
+    int running;                /* tasks in TASK_RUNNING */
     struct prov_job *next;
 } prov_job_t;
 

@@ -38,8 +38,8 @@ static int name_check(const char *what, const char *s, dmp_error_t *err)
         unsigned char c = (unsigned char)s[i];
         if (c <= ' ' || c == '/' || c == '=' || c >= 0x7f)
             return DMP_ERR(err, DMP_INVALID,
-                           "%s '%s' may not contain spaces, '/', '=' or control characters",
-                           what, s);
+                           "%s '%s' may not contain spaces, '/', '=' or control characters", what,
+                           s);
     }
     return DMP_OK;
 }
@@ -158,8 +158,8 @@ static int spec_instantiate(dmp_provision_t *pr, const char *technology, const c
         dmp_buf_t names = DMP_BUF_INIT;
         for (prov_builtin_t *b = pr->builtins; b != NULL; b = b->next)
             dmp_buf_printf(&names, "%s%s", names.len ? ", " : "", b->name);
-        int rc = DMP_ERR(err, DMP_NOTFOUND, "unknown built-in provisioner '%s' (known: %s)",
-                         name, names.data != NULL ? names.data : "none");
+        int rc = DMP_ERR(err, DMP_NOTFOUND, "unknown built-in provisioner '%s' (known: %s)", name,
+                         names.data != NULL ? names.data : "none");
         dmp_buf_free(&names);
         return rc;
     }
@@ -228,8 +228,8 @@ int dmp_provision_register_arg(dmp_provision_t *pr, const char *arg, dmp_error_t
     return rc;
 }
 
-int dmp_provision_unregister(dmp_provision_t *pr, const char *environment,
-                             const char *technology, dmp_error_t *err)
+int dmp_provision_unregister(dmp_provision_t *pr, const char *environment, const char *technology,
+                             dmp_error_t *err)
 {
     int rc = DMP_OK;
     environment = env_norm(environment);
@@ -292,8 +292,8 @@ json_t *dmp_provision_registry(dmp_provision_t *pr)
     pthread_mutex_lock(&pr->lock);
     for (prov_reg_ent_t *e = pr->registry; e != NULL; e = e->next) {
         json_t *d = e->pv->ops->describe != NULL ? e->pv->ops->describe(e->pv) : NULL;
-        json_t *o = json_pack("{s:s, s:s}", "environment", e->environment, "technology",
-                              e->technology);
+        json_t *o =
+            json_pack("{s:s, s:s}", "environment", e->environment, "technology", e->technology);
         json_object_set_new(o, "spec", e->spec != NULL ? json_string(e->spec) : json_null());
         json_object_set_new(o, "provisioner", d != NULL ? d : json_object());
         json_array_append_new(arr, o);
@@ -311,7 +311,8 @@ int prov_registry_load(dmp_provision_t *pr, dmp_error_t *err)
     if (rc != DMP_OK)
         return rc;
     pthread_mutex_lock(&pr->lock);
-    json_object_foreach(all, key, val) {
+    json_object_foreach(all, key, val)
+    {
         const char *rest = key + strlen(KV_PREFIX);
         const char *slash = strchr(rest, '/');
         dmp_error_t e2 = {0};
@@ -345,10 +346,9 @@ int prov_registry_defaults(dmp_provision_t *pr, dmp_error_t *err)
     if (rc != DMP_OK)
         return rc;
     pthread_mutex_lock(&pr->lock);
-    for (size_t i = 0; i < sizeof(default_routes) / sizeof(default_routes[0]) && rc == DMP_OK;
-         i++)
-        rc = register_spec_locked(pr, "*", default_routes[i].technology, default_routes[i].spec,
-                                  0, err);
+    for (size_t i = 0; i < sizeof(default_routes) / sizeof(default_routes[0]) && rc == DMP_OK; i++)
+        rc = register_spec_locked(pr, "*", default_routes[i].technology, default_routes[i].spec, 0,
+                                  err);
     pthread_mutex_unlock(&pr->lock);
     return rc;
 }

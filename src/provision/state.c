@@ -8,14 +8,10 @@
 #include "provision/provision_int.h"
 
 static const char *const state_names[] = {
-    [DMP_STATE_NONE] = "NONE",
-    [DMP_STATE_CREATING] = "CREATING",
-    [DMP_STATE_CREATED] = "CREATED",
-    [DMP_STATE_UPDATING] = "UPDATING",
-    [DMP_STATE_DELETING] = "DELETING",
-    [DMP_STATE_DELETED] = "DELETED",
-    [DMP_STATE_FAILED] = "FAILED",
-    [DMP_STATE_NOT_COMPLETED] = "NOT_COMPLETED",
+    [DMP_STATE_NONE] = "NONE",         [DMP_STATE_CREATING] = "CREATING",
+    [DMP_STATE_CREATED] = "CREATED",   [DMP_STATE_UPDATING] = "UPDATING",
+    [DMP_STATE_DELETING] = "DELETING", [DMP_STATE_DELETED] = "DELETED",
+    [DMP_STATE_FAILED] = "FAILED",     [DMP_STATE_NOT_COMPLETED] = "NOT_COMPLETED",
 };
 #define N_STATES ((int)(sizeof(state_names) / sizeof(state_names[0])))
 
@@ -76,17 +72,19 @@ int dmp_op_parse(const char *s, dmp_op_t *out)
  *     may be re-entered by crash recovery, which re-submits the same operation;
  *   - a resource waiting on a failed dependency goes straight to NOT_COMPLETED. */
 #define T 1
+/* clang-format off */
 static const unsigned char transitions[8][8] = {
-    /*                 NONE CRTG CRTD UPDG DELG DELD FAIL NOTC */
-    [DMP_STATE_NONE] = {0, T, 0, 0, T, T, 0, T},
-    [DMP_STATE_CREATING] = {0, T, T, 0, 0, 0, T, T},
-    [DMP_STATE_CREATED] = {0, 0, 0, T, T, 0, 0, 0},
-    [DMP_STATE_UPDATING] = {0, 0, T, T, 0, 0, T, T},
-    [DMP_STATE_DELETING] = {0, 0, 0, 0, T, T, T, T},
-    [DMP_STATE_DELETED] = {0, T, 0, 0, T, T, 0, 0},
-    [DMP_STATE_FAILED] = {0, T, 0, T, T, T, 0, 0},
-    [DMP_STATE_NOT_COMPLETED] = {0, T, 0, T, T, T, 0, 0},
+    /*                           NONE CRTG CRTD UPDG DELG DELD FAIL NOTC */
+    [DMP_STATE_NONE]          = { 0,   T,   0,   0,   T,   T,   0,   T },
+    [DMP_STATE_CREATING]      = { 0,   T,   T,   0,   0,   0,   T,   T },
+    [DMP_STATE_CREATED]       = { 0,   0,   0,   T,   T,   0,   0,   0 },
+    [DMP_STATE_UPDATING]      = { 0,   0,   T,   T,   0,   0,   T,   T },
+    [DMP_STATE_DELETING]      = { 0,   0,   0,   0,   T,   T,   T,   T },
+    [DMP_STATE_DELETED]       = { 0,   T,   0,   0,   T,   T,   0,   0 },
+    [DMP_STATE_FAILED]        = { 0,   T,   0,   T,   T,   T,   0,   0 },
+    [DMP_STATE_NOT_COMPLETED] = { 0,   T,   0,   T,   T,   T,   0,   0 },
 };
+/* clang-format on */
 #undef T
 
 int dmp_state_can_move(dmp_state_t from, dmp_state_t to)
@@ -118,10 +116,9 @@ dmp_state_t dmp_op_target_state(dmp_op_t op)
  *   6. else (no resources, or all NONE): NONE. */
 dmp_state_t dmp_state_derive(const dmp_state_t *res, size_t n)
 {
-    static const dmp_state_t order[] = {DMP_STATE_DELETING, DMP_STATE_UPDATING,
-                                        DMP_STATE_CREATING, DMP_STATE_FAILED,
-                                        DMP_STATE_NOT_COMPLETED, DMP_STATE_CREATED,
-                                        DMP_STATE_DELETED};
+    static const dmp_state_t order[] = {
+        DMP_STATE_DELETING,      DMP_STATE_UPDATING, DMP_STATE_CREATING, DMP_STATE_FAILED,
+        DMP_STATE_NOT_COMPLETED, DMP_STATE_CREATED,  DMP_STATE_DELETED};
     for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
         for (size_t i = 0; i < n; i++)
             if (res[i] == order[o])

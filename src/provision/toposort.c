@@ -76,8 +76,7 @@ int dmp_provision_toposort(const dmp_descriptor_t *desc, size_t *order, dmp_erro
                              "resource '%s' depends on '%s', which is not a resource of this "
                              "product",
                              r->name, r->depends_on.v[d]);
-                dmp_error_path(err, "%s.dependsOn[%zu]", r->pointer[0] ? r->pointer : r->name,
-                               d);
+                dmp_error_path(err, "%s.dependsOn[%zu]", r->pointer[0] ? r->pointer : r->name, d);
                 dmp_free(edge_base);
                 goto out;
             }

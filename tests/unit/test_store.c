@@ -45,8 +45,7 @@ static void test_product_roundtrip(void **state)
 
     assert_int_equal(st->ops->product_set_state(st, &key1, DMP_STATE_CREATED, &err), DMP_OK);
     dmp_product_key_t other = {"test", "x", "y", "1.0.0"};
-    assert_int_equal(st->ops->product_set_state(st, &other, DMP_STATE_CREATED, &err),
-                     DMP_NOTFOUND);
+    assert_int_equal(st->ops->product_set_state(st, &other, DMP_STATE_CREATED, &err), DMP_NOTFOUND);
     assert_int_equal(st->ops->product_put(st, &other, doc, DMP_STATE_NONE, &err), DMP_OK);
 
     dmp_product_rec_t *v = NULL;
@@ -54,8 +53,7 @@ static void test_product_roundtrip(void **state)
     assert_int_equal(st->ops->product_list(st, NULL, NULL, NULL, &v, &n, &err), DMP_OK);
     assert_int_equal(n, 2);
     dmp_product_recs_free(v, n);
-    assert_int_equal(st->ops->product_list(st, "test", "test_domain", NULL, &v, &n, &err),
-                     DMP_OK);
+    assert_int_equal(st->ops->product_list(st, "test", "test_domain", NULL, &v, &n, &err), DMP_OK);
     assert_int_equal(n, 1);
     assert_int_equal(v[0].state, DMP_STATE_CREATED);
     dmp_product_recs_free(v, n);
@@ -75,12 +73,18 @@ static void test_resources_keep_order_and_update(void **state)
     assert_int_equal(dmp_store_open(path, &st, &err), DMP_OK);
     const char *names[] = {"zeta", "alpha", "mid"};
     for (int i = 0; i < 3; i++) {
-        dmp_resource_rec_t r = {.name = (char *)names[i], .technology = "s3cdp",
-                                .state = DMP_STATE_CREATING, .operation = "create"};
+        dmp_resource_rec_t r = {.name = (char *)names[i],
+                                .technology = "s3cdp",
+                                .state = DMP_STATE_CREATING,
+                                .operation = "create"};
         assert_int_equal(st->ops->resource_put(st, &key1, &r, &err), DMP_OK);
     }
-    dmp_resource_rec_t upd = {.name = "zeta", .technology = "s3cdp", .state = DMP_STATE_FAILED,
-                              .reason = "boom", .operation = "create", .deadline_ms = 42};
+    dmp_resource_rec_t upd = {.name = "zeta",
+                              .technology = "s3cdp",
+                              .state = DMP_STATE_FAILED,
+                              .reason = "boom",
+                              .operation = "create",
+                              .deadline_ms = 42};
     assert_int_equal(st->ops->resource_put(st, &key1, &upd, &err), DMP_OK);
 
     dmp_resource_rec_t *v = NULL;
@@ -120,8 +124,7 @@ static void test_kv_and_reopen(void **state)
     assert_int_equal(dmp_store_open(url, &st, &err), DMP_OK);
     assert_int_equal(st->ops->kv_put(st, "provisioner/*/s3cdp", "http://a", &err), DMP_OK);
     assert_int_equal(st->ops->kv_put(st, "provisioner/*/s3cdp", "http://b", &err), DMP_OK);
-    assert_int_equal(st->ops->kv_put(st, "provisioner/test/x", "builtin:dmp-files", &err),
-                     DMP_OK);
+    assert_int_equal(st->ops->kv_put(st, "provisioner/test/x", "builtin:dmp-files", &err), DMP_OK);
     assert_int_equal(st->ops->kv_put(st, "other", "1", &err), DMP_OK);
     assert_int_equal(st->ops->kv_put(st, "", "1", &err), DMP_INVALID);
     json_t *doc = json_pack("{s:s}", "a", "b");

@@ -194,8 +194,7 @@ static void *work_main(void *arg)
     if (delay_ms > 0)
         usleep((useconds_t)delay_ms * 1000u);
     char *why = fail_all ? dmp_strdup("injected failure (--fail)") : do_work(w);
-    report(w, why != NULL ? "FAILED" : strcmp(w->op, "delete") == 0 ? "DELETED" : "CREATED",
-           why);
+    report(w, why != NULL ? "FAILED" : strcmp(w->op, "delete") == 0 ? "DELETED" : "CREATED", why);
     dmp_free(why);
     dmp_free(w->dir);
     dmp_free(w->callback);
@@ -255,8 +254,9 @@ static enum MHD_Result handle_resource(struct MHD_Connection *mc, const char *op
     if (name == NULL)
         ret = bad(mc, 400, "resource.name is missing");
     else if (tech == NULL || strcmp(tech, TECHNOLOGY) != 0)
-        ret = bad(mc, 400, "resource '%s': technology '%s' is not served here (only " TECHNOLOGY
-                  ")", name, tech != NULL ? tech : "");
+        ret =
+            bad(mc, 400, "resource '%s': technology '%s' is not served here (only " TECHNOLOGY ")",
+                name, tech != NULL ? tech : "");
     else if (cb == NULL || (strncmp(cb, "http://", 7) != 0 && strncmp(cb, "https://", 8) != 0))
         ret = bad(mc, 400, "callback is missing or not an http(s) URL");
     else if ((problem = path_problem(bucket, 0)) != NULL)
@@ -272,22 +272,23 @@ static enum MHD_Result handle_resource(struct MHD_Connection *mc, const char *op
         static const char *const keys[] = {"environment", "domain", "dataProduct", "version"};
         for (size_t i = 0; i < 4; i++) {
             json_t *v = json_object_get(req, keys[i]);
-            json_object_set_new(w->report, keys[i], json_is_string(v) ? json_copy(v)
-                                                                      : json_string(""));
+            json_object_set_new(w->report, keys[i],
+                                json_is_string(v) ? json_copy(v) : json_string(""));
         }
         json_object_set_new(w->report, "name", json_string(name));
         json_t *grants = json_array();
         const char *owner = str_field(res, "owner");
         if (owner != NULL)
-            json_array_append_new(grants, json_pack("{s:s, s:s}", "principal", owner, "access",
-                                                    "read-write"));
+            json_array_append_new(
+                grants, json_pack("{s:s, s:s}", "principal", owner, "access", "read-write"));
         size_t i;
         json_t *a;
-        json_array_foreach(json_object_get(res, "allow"), i, a) {
+        json_array_foreach(json_object_get(res, "allow"), i, a)
+        {
             if (json_is_string(a))
-                json_array_append_new(grants, json_pack("{s:s, s:s}", "principal",
-                                                        json_string_value(a), "access",
-                                                        "read-only"));
+                json_array_append_new(grants,
+                                      json_pack("{s:s, s:s}", "principal", json_string_value(a),
+                                                "access", "read-only"));
         }
         w->grants = json_pack("{s:O, s:s, s:s, s:s, s:o}", "dataProduct", w->report, "bucket",
                               bucket, "directory", dir, "resource", name, "grants", grants);
@@ -304,8 +305,9 @@ static enum MHD_Result handle_resource(struct MHD_Connection *mc, const char *op
             dmp_free(w);
         } else {
             fprintf(stderr, "dmp-provisioner-files: accepted %s of %s/%s\n", op, bucket, dir);
-            ret = reply(mc, 200, json_pack("{s:s, s:s, s:s}", "status", "accepted", "operation",
-                                           op, "name", name));
+            ret = reply(
+                mc, 200,
+                json_pack("{s:s, s:s, s:s}", "status", "accepted", "operation", op, "name", name));
         }
         pthread_attr_destroy(&attr);
     }
@@ -314,8 +316,8 @@ static enum MHD_Result handle_resource(struct MHD_Connection *mc, const char *op
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     conn_t *c = *con_cls;
     if (c == NULL) {
@@ -365,9 +367,9 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},   {"root", required_argument, NULL, 'r'},
         {"delay-ms", required_argument, NULL, 'd'}, {"fail", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *listen = NULL;
     int c;
@@ -418,8 +420,7 @@ int main(int argc, char **argv)
     sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) !=
         1) {
-        fprintf(stderr, "dmp-provisioner-files: --listen host '%s' is not an IPv4 address\n",
-                host);
+        fprintf(stderr, "dmp-provisioner-files: --listen host '%s' is not an IPv4 address\n", host);
         return 64;
     }
     if (mkdirs(root_dir) != 0) {
@@ -439,8 +440,8 @@ int main(int argc, char **argv)
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    fprintf(stderr, "dmp-provisioner-files: serving " TECHNOLOGY " on http://%s, root %s\n",
-            listen, root_dir);
+    fprintf(stderr, "dmp-provisioner-files: serving " TECHNOLOGY " on http://%s, root %s\n", listen,
+            root_dir);
     while (!stopping)
         pause();
     MHD_stop_daemon(d);
