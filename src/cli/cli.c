@@ -11,6 +11,7 @@ static int cmd_version(int argc, char **argv);
 static const dmp_cli_cmd_t commands[] = {
     {"serve", "serve the HTTP API on the embedded default", dmp_cmd_serve},
     {"validate", "check descriptors offline", dmp_cmd_validate},
+    {"schema", "validate instances, check and diff JSON Schemas", dmp_cmd_schema},
     {"plan", "show what apply would change", dmp_cmd_plan},
     {"apply", "deploy a descriptor and wait for its resources", dmp_cmd_apply},
     {"delete", "remove a deployed product version", dmp_cmd_delete},

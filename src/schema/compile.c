@@ -611,7 +611,7 @@ static sch_t *compile_node(comp_t *C, cdoc_t *d, const dmp_json_node_t *n, const
     PUSH(C->S->nodes, C->S->n_nodes, C->S->cap_nodes, s);
     d->memo[idx] = s;
     s->loc = keep(C, node_pointer(d->doc, n));
-    s->doc_uri = d->uri;
+    s->doc_uri = d->base[0] ? d->base[0] : d->uri;
     s->res = res;
     s->format = -1;
     const char *loc = s->loc;
