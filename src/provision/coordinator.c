@@ -1018,7 +1018,10 @@ int dmp_provision_report(dmp_provision_t *pr, const dmp_product_key_t *key, cons
         goto out;
     }
     prov_task_t *t = &job->tasks[i];
-    if (t->status != TASK_RUNNING && t->status != TASK_AWAITING) {
+    /* A resource accepted before a restart may report before it is re-submitted. */
+    int awaiting = t->status == TASK_RUNNING || t->status == TASK_AWAITING ||
+                   (t->status == TASK_WAITING && t->was_accepted);
+    if (!awaiting) {
         rc = DMP_ERR(err, DMP_CONFLICT,
                      "resource '%s' of product %s/%s version %s is not awaiting a report (state "
                      "%s%s)",
@@ -1204,6 +1207,7 @@ static int recover(dmp_provision_t *pr, dmp_error_t *err)
                             : t->state == DMP_STATE_UPDATING ? DMP_OP_UPDATE
                                                              : DMP_OP_CREATE;
                 t->status = TASK_WAITING;
+                t->was_accepted = recs[j].deadline_ms > 0;
                 job->deleting |= t->op == DMP_OP_DELETE;
             }
         }

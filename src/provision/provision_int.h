@@ -58,6 +58,7 @@ typedef struct prov_task {
     char *reason;
     int64_t deadline_ms;
     int64_t updated_ms;
+    int was_accepted; /* recovered: the provisioner had accepted it before the restart */
 } prov_task_t;
 
 typedef struct prov_job {
