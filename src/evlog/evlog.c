@@ -305,8 +305,6 @@ void dmp_evlog_stats(dmp_evlog_t *elog, dmp_evlog_stats_t *out)
     for (size_t i = 0; i < elog->nsegs; i++)
         out->bytes += elog->segs[i]->size;
     pthread_mutex_unlock(&elog->mu);
-    /* The window belongs to the writer; a slightly stale count is fine for stats. */
-    out->dedup_entries = __atomic_load_n(&elog->dd.mcount, __ATOMIC_RELAXED);
 }
 
 static int is_log_file(const char *n)

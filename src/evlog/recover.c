@@ -488,6 +488,7 @@ int dmp_evlog_open(const char *dir, const dmp_evlog_conf_t *conf, dmp_evlog_t **
     elog->st.segments = elog->nsegs;
     if ((rc = dedup_rebuild(elog, err)) != DMP_OK)
         goto fail;
+    elog->st.dedup_entries = elog->dd.mcount;
     dmp_free(firsts);
     *out = elog;
     return DMP_OK;

@@ -144,6 +144,7 @@ static int flush_chunk(dmp_evlog_t *elog, evlog_req_t *from, evlog_req_t *to,
         seg->last_seq = elog->w_next_seq - 1;
         elog->st.appended += elog->w_next_seq - chunk_seq;
         elog->next_seq = elog->w_next_seq;
+        elog->st.dedup_entries = elog->dd.mcount;
         pthread_cond_broadcast(&elog->cond_data);
     }
     for (evlog_req_t *r = from; r != to; r = r->next)
