@@ -546,7 +546,7 @@ void jp_pointer_put_name(dmp_buf_t *b, const char *name, size_t len)
 char *dmp_jsonpath_pointer_escape(const char *name)
 {
     dmp_buf_t b = DMP_BUF_INIT;
-    dmp_buf_reserve(&b, 1);
+    dmp_buf_append(&b, "", 0);
     jp_pointer_put_name(&b, name, strlen(name));
     return dmp_buf_steal(&b);
 }
@@ -559,7 +559,7 @@ static void loc_strings(const jp_loc_t *l, char **path, char **pointer)
         chain[n++] = l;
     dmp_buf_t p = DMP_BUF_INIT, q = DMP_BUF_INIT;
     dmp_buf_putc(&p, '$');
-    dmp_buf_reserve(&q, 1);
+    dmp_buf_append(&q, "", 0);
     while (n-- > 0) {
         const jp_loc_t *x = chain[n];
         dmp_buf_putc(&p, '[');

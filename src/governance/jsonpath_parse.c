@@ -199,7 +199,7 @@ static int parse_string(parser_t *p, dmp_buf_t *b)
         if (c == (unsigned char)q) {
             p->pos++;
             if (!b->data)
-                dmp_buf_reserve(b, 1);
+                dmp_buf_append(b, "", 0);
             return DMP_OK;
         }
         if (c < 0x20)

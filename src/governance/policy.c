@@ -380,9 +380,14 @@ int dmp_policy_parse(const char *buf, size_t len, const char *source, dmp_policy
     o.limits.max_nodes = 100000;
     json_t *doc = NULL;
     pctx_t pc = {.source = source, .diags = diags, .err = err, .rc = DMP_OK};
-    int rc = dmp_doc_load(buf, len, &o, &doc, &pc.locs, diags, err);
-    if (rc != DMP_OK)
+    dmp_error_t lerr = {0};
+    int rc = dmp_doc_load(buf, len, &o, &doc, &pc.locs, diags, &lerr);
+    if (rc != DMP_OK) {
+        /* the loader puts the position in 'where': put it in the sentence too */
+        DMP_ERR(err, rc, "%s: %s", lerr.where[0] ? lerr.where : source, lerr.msg);
+        dmp_error_where(err, "%s", lerr.where);
         return rc;
+    }
     dmp_policy_t *p = dmp_calloc(1, sizeof(*p));
     p->source = dmp_strdup(source);
     p->doc = doc;
@@ -717,6 +722,8 @@ static dmp_loc_t loc_of(const ectx_t *x, const char *pointer)
         if (loc.line || !p[0])
             break;
         char *slash = strrchr(p, '/'); /* the nearest ancestor that has a position */
+        if (!slash)
+            slash = p;
         *slash = 0;
     }
     dmp_free(p);
@@ -741,7 +748,7 @@ static char *last_token(const char *pointer)
 {
     const char *s = strrchr(pointer, '/');
     dmp_buf_t b = DMP_BUF_INIT;
-    dmp_buf_reserve(&b, 1);
+    dmp_buf_append(&b, "", 0);
     for (s = s ? s + 1 : pointer; *s; s++) {
         if (s[0] == '~' && s[1] == '0')
             dmp_buf_putc(&b, '~'), s++;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dmp/descriptor.h"
+#include "dmp/schema.h"
 #include "governance/governance_int.h"
 
 #define FN_REGEX_MATCH_LIMIT 100000
@@ -540,6 +541,52 @@ static int duration_check(void *st, const gov_call_t *c, char *msg, size_t n)
     return 0;
 }
 
+/* ---- schema: {schema} -- a JSON Schema (2020-12) the value must satisfy, checked by
+ * the schema module (dmp/schema.h): this file holds no validator of its own. */
+
+static void schema_release(void *st)
+{
+    dmp_schema_free(st);
+}
+
+static int schema_prepare(json_t *opts, void **state, char *msg, size_t n)
+{
+    static const char *const allowed[] = {"schema", "allErrors", NULL};
+    if (!opts_only(opts, allowed, msg, n))
+        return DMP_INVALID;
+    json_t *sc = json_object_get(opts, "schema");
+    if (!json_is_object(sc) && !json_is_boolean(sc)) {
+        snprintf(msg, n, "schema needs 'schema', a JSON Schema (a mapping)");
+        return DMP_INVALID;
+    }
+    char *text = json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY);
+    dmp_error_t err = {0};
+    dmp_schema_t *s = NULL;
+    int rc = dmp_schema_compile(text, strlen(text), NULL, &s, &err);
+    free(text);
+    if (rc != DMP_OK) {
+        snprintf(msg, n, "the schema does not compile%s%s: %s", err.where[0] ? " at " : "",
+                 err.where, err.msg);
+        return DMP_INVALID;
+    }
+    *state = s;
+    return DMP_OK;
+}
+
+static int schema_check(void *st, const gov_call_t *c, char *msg, size_t n)
+{
+    if (!c->value)
+        return 0;
+    dmp_schema_ctx_t *ctx = dmp_schema_ctx_new();
+    dmp_error_t err = {0};
+    int rc = dmp_schema_validate_jansson(st, ctx, c->value, DMP_SCHEMA_FAIL_FAST, &err);
+    dmp_schema_ctx_free(ctx);
+    if (rc == DMP_OK)
+        return 0;
+    snprintf(msg, n, "does not match the schema: %s", err.msg);
+    return rc == DMP_SCHEMA ? 1 : rc;
+}
+
 /* ---- the table */
 
 static const gov_func_t funcs[] = {
@@ -551,6 +598,7 @@ static const gov_func_t funcs[] = {
     {"enumeration", false, enum_prepare, json_release, enum_check},
     {"length", false, length_prepare, dmp_free, length_check},
     {"casing", false, casing_prepare, casing_release, casing_check},
+    {"schema", false, schema_prepare, schema_release, schema_check},
     {"xor", false, xor_prepare, json_release, xor_check},
     {"duration", false, duration_prepare, dmp_free, duration_check},
 };
