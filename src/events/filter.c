@@ -15,6 +15,7 @@
 #include "events_int.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #define FILTER_MAX_BYTES (64 * 1024)

@@ -168,7 +168,7 @@ static int run_case(struct fy_node *tc, char *why, size_t cap)
         return 1;
     }
     if (prc != DMP_OK) {
-        snprintf(why, cap, "unexpected parse error: %s", err.msg);
+        snprintf(why, cap, "unexpected parse error: %.400s", err.msg);
         return 0;
     }
     ev = dmp_cloudevent_new();
