@@ -62,7 +62,9 @@ typedef struct dmp_provision dmp_provision_t;
 
 typedef struct dmp_provision_conf {
     dmp_store_t *store;           /* borrowed; must outlive the coordinator */
-    const char *callback_url;     /* the state-service URL given to provisioners */
+    /* The state-service URL given to provisioners. "" means "not known yet": no resource
+     * starts (crash recovery included) until dmp_provision_set_callback() gives one. */
+    const char *callback_url;
     int http_timeout_ms;          /* external provisioner request timeout (default 10000) */
     int report_timeout_ms;        /* async report deadline before FAILED (default 300000) */
     const char *data_dir;         /* root for built-in provisioners' files (dmp-files) */
@@ -76,7 +78,7 @@ typedef struct dmp_provision_conf {
 } dmp_provision_conf_t;
 
 /* Opens the coordinator and recovers products left in transit by a crash (see
- * docs/operations.md). *out owns it; release with dmp_provision_close(). */
+ * docs/provisioning.md). *out owns it; release with dmp_provision_close(). */
 DMP_EXPORT int dmp_provision_open(const dmp_provision_conf_t *conf, dmp_provision_t **out,
                                   dmp_error_t *err);
 DMP_EXPORT void dmp_provision_close(dmp_provision_t *pr);
@@ -101,7 +103,8 @@ DMP_EXPORT int dmp_provision_unregister(dmp_provision_t *pr, const char *environ
 DMP_EXPORT int dmp_provision_add_builtin(dmp_provision_t *pr, const char *name,
                                          dmp_provisioner_factory_t factory, void *arg,
                                          dmp_error_t *err);
-/* Parses "TECH=SPEC" or "ENV/TECH=SPEC" and registers it (the --provisioner flag). */
+/* Parses "TECH=SPEC" or "ENV/TECH=SPEC" ("ENV:TECH=SPEC" too) and registers it (the
+ * --provisioner flag). */
 DMP_EXPORT int dmp_provision_register_arg(dmp_provision_t *pr, const char *arg,
                                           dmp_error_t *err);
 /* [{"environment","technology","spec","provisioner":{...}}] */

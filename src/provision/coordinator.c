@@ -420,11 +420,14 @@ static void *worker_main(void *arg)
         int64_t next = now + 1000;
         prov_job_t *run_job = NULL;
         ssize_t run_i = -1;
+        /* An empty callback URL means "not known yet" (the server sets it once bound):
+         * nothing starts before it is, so recovered requests carry a usable one. */
+        int hold = pr->callback_url != NULL && pr->callback_url[0] == '\0';
         prov_job_t **pp = &pr->jobs;
         while (*pp != NULL) {
             prov_job_t *job = *pp;
             ssize_t i = job_step(pr, job, now, &next);
-            if (i >= 0 && run_job == NULL) {
+            if (i >= 0 && run_job == NULL && !hold) {
                 run_job = job;
                 run_i = i;
             }
@@ -1302,5 +1305,6 @@ void dmp_provision_set_callback(dmp_provision_t *pr, const char *url)
     pthread_mutex_lock(&pr->lock);
     dmp_free(pr->callback_url);
     pr->callback_url = dmp_strdup(url);
+    pthread_cond_broadcast(&pr->cond);
     pthread_mutex_unlock(&pr->lock);
 }

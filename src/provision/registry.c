@@ -216,7 +216,7 @@ int dmp_provision_register_arg(dmp_provision_t *pr, const char *arg, dmp_error_t
                        "s3cdp=http://127.0.0.1:9000)",
                        arg != NULL ? arg : "");
     char *left = dmp_strndup(arg, (size_t)(eq - arg));
-    char *slash = strchr(left, '/');
+    char *slash = strpbrk(left, "/:");
     const char *env = "*", *tech = left;
     if (slash != NULL) {
         *slash = '\0';

@@ -637,6 +637,9 @@ static void test_plan_refusals(void **state)
     assert_int_equal(dmp_provision_register_arg(e.pr, "novalue", &err), DMP_INVALID);
     assert_int_equal(dmp_provision_unregister(e.pr, "prod", "kafkaesque", &err), DMP_OK);
     assert_int_equal(dmp_provision_unregister(e.pr, "prod", "kafkaesque", &err), DMP_NOTFOUND);
+    assert_int_equal(dmp_provision_register_arg(e.pr, "prod:kafkaesque=builtin:dmp-files", &err),
+                     DMP_OK);
+    assert_int_equal(dmp_provision_unregister(e.pr, "prod", "kafkaesque", &err), DMP_OK);
     json_t *reg = dmp_provision_registry(e.pr);
     assert_true(json_array_size(reg) >= 3);
     json_decref(reg);
@@ -712,7 +715,11 @@ static void test_crash_recovery(void **state)
     dmp_store_close(st);
     dmp_descriptor_free(d);
 
-    env_open(&e, 0, NULL, 0, NULL);
+    /* Nothing starts while the callback URL is not known yet (""). */
+    env_open(&e, 0, NULL, 0, "");
+    usleep(150000);
+    json_decref(wait_state(e.pr, &files_key, "CREATING", 0));
+    dmp_provision_set_callback(e.pr, "http://127.0.0.1:1/v1/state/dataproduct/resource");
     json_t *js = wait_state(e.pr, &files_key, "NOT_COMPLETED", 5000);
     assert_string_equal(res_field(js, "raw", "state"), "CREATED");
     assert_string_equal(res_field(js, "gone", "state"), "NOT_COMPLETED");
