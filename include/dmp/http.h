@@ -11,9 +11,13 @@
 #include "dmp/core.h"
 #include "dmp/provision.h"
 
+struct dmp_catalog;
+
 /* The services the handlers call. Borrowed: they must outlive the server. */
 typedef struct dmp_services {
     dmp_provision_t *prov;
+    struct dmp_catalog *cat; /* the catalog (catalog.h); NULL disables discovery */
+    const char *web_dir;     /* built web UI served at / (NULL: none) */
 } dmp_services_t;
 
 typedef struct dmp_http_conf {

@@ -22,6 +22,7 @@ typedef struct dmp_server_conf {
     char *log_level;
     char *log_format;
     char *public_url; /* how provisioners reach us; derived from listen when empty */
+    char *web_dir;    /* the built web UI; "" = <binary dir>/../web/dist */
     char **provisioners;   /* "technology=URL" or "env:technology=URL" */
     /* Invariant: n_provisioners directly follows provisioners (config.c relies on it). */
     size_t n_provisioners;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dmp/catalog.h"
 #include "http/http_int.h"
 
 /* Accepts JSON, YAML, or no declared type (sniffed). Returns 0, or replies 415. */
@@ -109,7 +110,12 @@ static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
     json_t *out = NULL;
     const char *dry = dmp_http_query(req, "dryRun");
     int dry_run = dry && (!strcmp(dry, "true") || !strcmp(dry, "1") || !strcmp(dry, "All"));
-    int rc;
+    int rc = DMP_OK;
+    if (req->svc->cat && dmp_catalog_check_inputs(req->svc->cat, d, &err) != DMP_OK) {
+        dmp_http_reply_error(resp, &err); /* input ports must name readable ports */
+        dmp_descriptor_free(d);
+        return;
+    }
     if (dry_run || is_put) {
         rc = dmp_provision_plan(req->svc->prov, d, &out, &err);
         if (rc == DMP_OK && is_put && plan_is_create(out)) {
@@ -133,6 +139,8 @@ static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
     } else {
         const char *op = json_string_value(json_object_get(out, "operation"));
         int none = op && !strcmp(op, "none");
+        if (!dry_run && req->svc->cat)
+            dmp_catalog_register(req->svc->cat, d, "apply", NULL);
         if (!dry_run)
             resp->location = dmp_asprintf("/v1/dataproduct/state/%s/%s/%s/%s", d->environment,
                                           d->domain, d->name, d->version);
@@ -165,10 +173,13 @@ static void do_delete(dmp_http_req_t *req, dmp_http_resp_t *resp, const dmp_prod
 {
     dmp_error_t err = {0};
     json_t *out = NULL;
-    if (dmp_provision_delete(req->svc->prov, k, &out, &err) != DMP_OK)
+    if (dmp_provision_delete(req->svc->prov, k, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
+    } else {
+        if (req->svc->cat)
+            dmp_catalog_mark_deleted(req->svc->cat, k->domain, k->name, k->version, NULL);
         dmp_http_reply_json(resp, 202, out);
+    }
 }
 
 /* DELETE /v1/dataproduct: the body is the descriptor, or just its key

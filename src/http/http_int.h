@@ -47,6 +47,10 @@ const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_match
 /* Route tables contributed by each handler file. */
 extern const dmp_http_route_t dmp_http_routes_provision[];
 extern const dmp_http_route_t dmp_http_routes_health[];
+extern const dmp_http_route_t dmp_http_routes_catalog[];
+
+/* Every route table, in match order (for GET /openapi). */
+const dmp_http_route_t *const *dmp_http_route_tables(size_t *n);
 
 /* Request accessors */
 const char *dmp_http_param(const dmp_http_req_t *req, const char *name);

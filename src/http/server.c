@@ -33,7 +33,14 @@ typedef struct req_ctx {
 static const dmp_http_route_t *route_tables[] = {
     dmp_http_routes_health,
     dmp_http_routes_provision,
+    dmp_http_routes_catalog,
 };
+
+const dmp_http_route_t *const *dmp_http_route_tables(size_t *n)
+{
+    *n = sizeof(route_tables) / sizeof(route_tables[0]);
+    return route_tables;
+}
 
 const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_matched)
 {

@@ -49,6 +49,9 @@ static const opt_t opts[] = {
      "json (one object per line) or text."},
     {"public-url", OPT_STR, OFF(public_url), "", 0, 0,
      "URL provisioners use to report back. Default: http://<listen>."},
+    {"web-dir", OPT_STR, OFF(web_dir), "", 0, 0,
+     "Directory of the built web UI served at /. Default: ../web/dist next to the dmp binary "
+     "(the source tree's build, made by 'make'); 'none' turns the UI off."},
     {"provisioner", OPT_LIST, OFF(provisioners), "", 0, 0,
      "Registers a provisioner: TECHNOLOGY=URL or ENV:TECHNOLOGY=URL (repeatable)."},
 };

@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "dmp/catalog.h"
 #include "dmp/http.h"
 #include "dmp/provision.h"
 #include "dmp/server.h"
@@ -51,6 +53,31 @@ static int register_flag(dmp_provision_t *prov, const char *spec, dmp_error_t *e
     return dmp_provision_register_spec(prov, env, tech, eq + 1, err);
 }
 
+/* The web UI directory: --web-dir, or ../web/dist next to the binary (build/dmp in the
+ * source tree), when it holds an index.html. NULL when there is none. */
+static char *web_dir_of(const dmp_server_conf_t *conf)
+{
+    if (conf->web_dir && conf->web_dir[0])
+        return strcmp(conf->web_dir, "none") ? dmp_strdup(conf->web_dir) : NULL;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    char *dir = dmp_asprintf("%s/../web/dist", exe);
+    char *index = dmp_asprintf("%s/index.html", dir);
+    int ok = access(index, R_OK) == 0;
+    dmp_free(index);
+    if (!ok) {
+        dmp_free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
 int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
 {
     dmp_log_set_json(strcmp(conf->log_format, "text") != 0);
@@ -69,7 +96,8 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
     dmp_store_t *store = NULL;
     dmp_provision_t *prov = NULL;
     dmp_http_server_t *srv = NULL;
-    char *db = NULL, *url = NULL;
+    dmp_catalog_t *cat = NULL;
+    char *db = NULL, *url = NULL, *catdb = NULL, *web = NULL;
     int rc;
     if ((rc = mkdir_p(conf->data_dir, err)) != DMP_OK)
         goto out;
@@ -88,7 +116,11 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
         if ((rc = register_flag(prov, conf->provisioners[i], err)) != DMP_OK)
             goto out;
 
-    dmp_services_t svc = {.prov = prov};
+    catdb = dmp_asprintf("sqlite:%s/catalog.db", conf->data_dir);
+    if ((rc = dmp_catalog_open(catdb, &cat, err)) != DMP_OK)
+        goto out;
+    web = web_dir_of(conf);
+    dmp_services_t svc = {.prov = prov, .cat = cat, .web_dir = web};
     dmp_http_conf_t hc = {
         .listen = conf->listen,
         .max_body_bytes = conf->max_body_bytes,
@@ -126,6 +158,9 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
 out:
     dmp_http_stop(srv);
     dmp_provision_close(prov);
+    dmp_catalog_close(cat);
+    dmp_free(catdb);
+    dmp_free(web);
     dmp_store_close(store);
     dmp_free(db);
     dmp_free(url);

@@ -1,0 +1,487 @@
+/* h_catalog.c -- the discovery API: search, registration of existing products,
+ * product entries and versions, lineage and topology, AsyncAPI/OpenAPI exports,
+ * dmp's own OpenAPI document, and the static web UI at /.
+ *
+ * Handlers see only catalog.h. Who is asking is worked out once, in caller_of();
+ * the catalog's dmp_catalog_may_see() decides what that caller may see. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dmp/catalog.h"
+#include "http/http_int.h"
+
+/* The principal making the request. Authentication arrives with the governance issue;
+ * until then every caller is anonymous. */
+static const char *caller_of(const dmp_http_req_t *req)
+{
+    (void)req;
+    return NULL;
+}
+
+static int need_catalog(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (req->svc->cat != NULL)
+        return 1;
+    dmp_http_reply_problem(resp, 503, "DMP_UNAVAILABLE", "the catalog is not open on this server",
+                           NULL, NULL);
+    return 0;
+}
+
+/* "http://<Host>" as the client reached us, for exports and consume snippets. */
+static char *base_url(const dmp_http_req_t *req)
+{
+    const char *host = dmp_http_header(req, "Host");
+    if (host == NULL || *host == '\0' || strlen(host) > 255 || strpbrk(host, " \"<>\\/"))
+        host = "127.0.0.1:8181";
+    return dmp_asprintf("http://%s", host);
+}
+
+static void h_search(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp))
+        return;
+    dmp_catalog_query_t q = {0};
+    q.q = dmp_http_query(req, "q");
+    q.domain = dmp_http_query(req, "domain");
+    q.tag = dmp_http_query(req, "tag");
+    q.owner = dmp_http_query(req, "owner");
+    q.type = dmp_http_query(req, "type");
+    q.cursor = dmp_http_query(req, "cursor");
+    const char *limit = dmp_http_query(req, "limit");
+    if (limit && *limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end != '\0' || n < 1) {
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                                   "limit must be a whole number from 1 (larger values are "
+                                   "capped at 100)",
+                                   "limit", NULL);
+            return;
+        }
+        q.limit = n > DMP_CATALOG_MAX_PAGE ? DMP_CATALOG_MAX_PAGE : (int)n;
+    }
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    if (dmp_catalog_search(req->svc->cat, caller_of(req), &q, &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+/* POST /v1/register: catalogue a product without provisioning anything. */
+static void h_register(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp))
+        return;
+    if (req->body_len == 0) {
+        dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                               "request body is empty: send a data product descriptor (YAML or "
+                               "JSON)",
+                               NULL, NULL);
+        return;
+    }
+    dmp_descriptor_opts_t opts = {0};
+    const char *ct = req->content_type ? req->content_type : "";
+    opts.format = strstr(ct, "json") ? DMP_FMT_JSON : strstr(ct, "yaml") ? DMP_FMT_YAML
+                                                                         : DMP_FMT_AUTO;
+    opts.source = "<request>";
+    dmp_descriptor_t *d = NULL;
+    dmp_diags_t diags = {0};
+    dmp_error_t err = {0};
+    if (dmp_descriptor_parse(req->body, req->body_len, &opts, &d, &diags, &err) != DMP_OK) {
+        json_t *p = json_object();
+        int status = err.code == DMP_LIMIT ? 413 : 400;
+        json_object_set_new(p, "type", json_string(err.code == DMP_PARSE
+                                                       ? "urn:dmp:problem:DMP_PARSE"
+                                                       : "urn:dmp:problem:DMP_INVALID"));
+        json_object_set_new(p, "title", json_string(status == 413 ? "Content Too Large"
+                                                                  : "Bad Request"));
+        json_object_set_new(p, "status", json_integer(status));
+        json_object_set_new(p, "code", json_string(dmp_errname(err.code)));
+        json_object_set_new(p, "detail", json_string(err.msg));
+        json_object_set_new(p, "errors", dmp_diags_to_json(&diags));
+        dmp_http_reply_json(resp, status, p);
+        resp->content_type = "application/problem+json";
+        dmp_diags_free(&diags);
+        return;
+    }
+    dmp_diags_free(&diags);
+    if (dmp_catalog_register(req->svc->cat, d, "register", &err) != DMP_OK) {
+        dmp_http_reply_error(resp, &err);
+    } else {
+        resp->location = dmp_asprintf("/v1/catalog/products/%s/%s", d->domain, d->name);
+        dmp_http_reply_json(resp, 201,
+                            json_pack("{s:s,s:s,s:s,s:s,s:s}", "id", d->id, "domain", d->domain,
+                                      "name", d->name, "version", d->version, "status",
+                                      "registered"));
+    }
+    dmp_descriptor_free(d);
+}
+
+/* Adds how to read each port: URLs for HTTP clients and the dmp command. */
+static void add_consume(json_t *e, const char *base)
+{
+    const char *domain = json_string_value(json_object_get(e, "domain"));
+    const char *name = json_string_value(json_object_get(e, "name"));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(e, "ports"), i, p)
+    {
+        const char *pn = json_string_value(json_object_get(p, "name"));
+        int stream = dmp_str_eq(json_string_value(json_object_get(p, "type")), "stream");
+        char *read = dmp_asprintf("%s/v1/streams/%s/%s/%s/events", base, domain, name, pn);
+        char *sub = dmp_asprintf("%s/v1/streams/%s/%s/%s/subscribe", base, domain, name, pn);
+        char *curl = dmp_asprintf("curl -s '%s?from=0&limit=10'", read);
+        char *tail = dmp_asprintf("dmp tail %s/%s/%s --server %s", domain, name, pn, base);
+        json_t *c = json_pack("{s:s,s:s}", "read", read, "curl", curl);
+        if (stream) {
+            json_object_set_new(c, "subscribe", json_string(sub));
+            json_object_set_new(c, "cli", json_string(tail));
+        }
+        json_object_set_new(p, "consume", c);
+        dmp_free(read);
+        dmp_free(sub);
+        dmp_free(curl);
+        dmp_free(tail);
+    }
+    char *aa = dmp_asprintf("%s/v1/products/%s/%s/asyncapi", base, domain, name);
+    char *oa = dmp_asprintf("%s/v1/products/%s/%s/openapi", base, domain, name);
+    json_object_set_new(e, "exports", json_pack("{s:s,s:s}", "asyncapi", aa, "openapi", oa));
+    dmp_free(aa);
+    dmp_free(oa);
+}
+
+static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp))
+        return;
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    if (dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                        dmp_http_param(req, "name"), dmp_http_query(req, "version"), &out,
+                        &err) != DMP_OK) {
+        dmp_http_reply_error(resp, &err);
+        return;
+    }
+    char *base = base_url(req);
+    add_consume(out, base);
+    dmp_free(base);
+    dmp_http_reply_json(resp, 200, out);
+}
+
+static void h_versions(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp))
+        return;
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    if (dmp_catalog_versions(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                             dmp_http_param(req, "name"), &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, json_pack("{s:o}", "versions", out));
+}
+
+static void h_lineage(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp))
+        return;
+    const char *d = dmp_http_query(req, "direction");
+    dmp_lineage_dir_t dir = DMP_LINEAGE_BOTH;
+    if (d && !strcmp(d, "up"))
+        dir = DMP_LINEAGE_UP;
+    else if (d && !strcmp(d, "down"))
+        dir = DMP_LINEAGE_DOWN;
+    else if (d && *d && strcmp(d, "both")) {
+        dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                               "direction must be one of up, down, both", "direction", NULL);
+        return;
+    }
+    int depth = 3;
+    const char *ds = dmp_http_query(req, "depth");
+    if (ds && *ds) {
+        char *end;
+        long long n = strtoll(ds, &end, 10);
+        if (*end != '\0' || n < 1) {
+            dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                                   "depth must be a whole number from 1 (values above 32 are "
+                                   "capped)",
+                                   "depth", NULL);
+            return;
+        }
+        depth = n > DMP_CATALOG_MAX_DEPTH ? DMP_CATALOG_MAX_DEPTH : (int)n;
+    }
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    if (dmp_catalog_lineage(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                            dmp_http_param(req, "name"), dir, depth, &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+static void h_topology(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp))
+        return;
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    if (dmp_catalog_topology(req->svc->cat, caller_of(req), &out, &err) != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+static void export_doc(dmp_http_req_t *req, dmp_http_resp_t *resp, int asyncapi)
+{
+    if (!need_catalog(req, resp))
+        return;
+    char *base = base_url(req);
+    dmp_catalog_export_opts_t o = {.base_url = base};
+    json_t *out = NULL;
+    dmp_error_t err = {0};
+    int rc = asyncapi ? dmp_catalog_asyncapi(req->svc->cat, caller_of(req),
+                                             dmp_http_param(req, "domain"),
+                                             dmp_http_param(req, "name"), &o, &out, &err)
+                      : dmp_catalog_openapi(req->svc->cat, caller_of(req),
+                                            dmp_http_param(req, "domain"),
+                                            dmp_http_param(req, "name"), &o, &out, &err);
+    dmp_free(base);
+    if (rc != DMP_OK)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
+}
+
+static void h_asyncapi(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    export_doc(req, resp, 1);
+}
+
+static void h_openapi_product(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    export_doc(req, resp, 0);
+}
+
+/* ---- dmp's own OpenAPI document, generated from the live route tables */
+
+static const struct {
+    const char *method, *pattern, *summary;
+} known[] = {
+    {"GET", "/v1/search", "Search the catalog (q, domain, tag, owner, type, limit, cursor)"},
+    {"POST", "/v1/register", "Catalogue an existing product without provisioning it"},
+    {"GET", "/v1/catalog/products/{domain}/{name}", "A product's catalog entry"},
+    {"GET", "/v1/products/{domain}/{name}/versions", "A product's version history"},
+    {"GET", "/v1/lineage/{domain}/{name}", "Lineage graph (direction=up|down|both, depth)"},
+    {"GET", "/v1/topology", "The whole mesh: products, ports, consumers, domains"},
+    {"GET", "/v1/products/{domain}/{name}/asyncapi", "AsyncAPI 3.0 document of a product"},
+    {"GET", "/v1/products/{domain}/{name}/openapi", "OpenAPI 3.1 document of a product"},
+    {"GET", "/openapi", "This document"},
+    {"POST", "/v1/dataproduct", "Deploy a data product descriptor"},
+    {"PUT", "/v1/dataproduct", "Update the ACLs of a deployed version"},
+    {"DELETE", "/v1/dataproduct", "Delete a deployed version"},
+    {"GET", "/v1/products", "List deployed products"},
+    {"GET", "/v1/products/{domain}/{name}", "A deployed product and its state"},
+    {"GET", "/v1/provisioners", "The provisioner registry"},
+    {"PUT", "/v1/provisioners", "Register provisioners"},
+};
+
+static char *op_id(const char *method, const char *pattern)
+{
+    dmp_buf_t b = DMP_BUF_INIT;
+    for (const char *m = method; *m; m++)
+        dmp_buf_putc(&b, (char)(*m >= 'A' && *m <= 'Z' ? *m + 32 : *m));
+    int up = 1;
+    for (const char *p = pattern; *p; p++) {
+        char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            dmp_buf_putc(&b, up && c >= 'a' && c <= 'z' ? (char)(c - 32) : c);
+            up = 0;
+        } else {
+            up = 1;
+        }
+    }
+    return dmp_buf_steal(&b);
+}
+
+static void h_openapi(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    json_t *paths = json_object();
+    size_t nt = 0;
+    const dmp_http_route_t *const *tables = dmp_http_route_tables(&nt);
+    for (size_t t = 0; t < nt; t++) {
+        for (const dmp_http_route_t *r = tables[t]; r->pattern; r++) {
+            if (r->pattern[1] == '\0' || !strncmp(r->pattern, "/assets/", 8) ||
+                !strcmp(r->pattern, "/index.html"))
+                continue; /* the web UI's files */
+            json_t *item = json_object_get(paths, r->pattern);
+            if (item == NULL) {
+                item = json_object();
+                json_object_set_new(paths, r->pattern, item);
+                json_t *params = json_array();
+                for (const char *p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{')) {
+                    const char *e = strchr(p, '}');
+                    if (e == NULL)
+                        break;
+                    json_t *nm = json_stringn(p + 1, (size_t)(e - p - 1));
+                    json_array_append_new(params,
+                                          json_pack("{s:o,s:s,s:b,s:{s:s}}", "name", nm, "in",
+                                                    "path", "required", 1, "schema", "type",
+                                                    "string"));
+                }
+                if (json_array_size(params))
+                    json_object_set_new(item, "parameters", params);
+                else
+                    json_decref(params);
+            }
+            const char *summary = NULL;
+            for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+                if (!strcmp(known[k].method, r->method) && !strcmp(known[k].pattern, r->pattern))
+                    summary = known[k].summary;
+            char lower[8];
+            size_t ml = strlen(r->method);
+            if (ml >= sizeof(lower))
+                continue;
+            for (size_t i = 0; i <= ml; i++)
+                lower[i] = (char)(r->method[i] >= 'A' && r->method[i] <= 'Z' ? r->method[i] + 32
+                                                                            : r->method[i]);
+            char *id = op_id(r->method, r->pattern);
+            json_t *op = json_pack(
+                "{s:s,s:s,s:{s:{s:s,s:{s:{s:{}}}},s:{s:s,s:{s:{s:{s:s}}}}}}", "operationId", id,
+                "summary", summary ? summary : r->pattern, "responses", "2XX", "description",
+                "Success", "content", "application/json", "schema", "default", "description",
+                "A problem (RFC 9457)", "content", "application/problem+json", "schema", "$ref",
+                "#/components/schemas/Problem");
+            if (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT"))
+                json_object_set_new(
+                    op, "requestBody",
+                    json_pack("{s:{s:{s:{s:s}},s:{s:{s:s}}}}", "content", "application/json",
+                              "schema", "type", "object", "application/yaml", "schema", "type",
+                              "string"));
+            json_object_set_new(item, lower, op);
+            dmp_free(id);
+        }
+    }
+    char *base = base_url(req);
+    json_t *doc = json_pack(
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s},"
+        "s:{s:s},s:{s:s},s:{s:s}}}}}}",
+        "openapi", "3.1.0", "info", "title", "dmp", "version", "0.1.0", "description",
+        "The dmp data mesh platform API (generated from the server's route tables)", "servers",
+        "url", base, "paths", paths, "components", "schemas", "Problem", "type", "object",
+        "properties", "type", "type", "string", "title", "type", "string", "status", "type",
+        "integer", "detail", "type", "string", "code", "type", "string", "field", "type",
+        "string", "location", "type", "string");
+    dmp_free(base);
+    dmp_http_reply_json(resp, 200, doc);
+}
+
+/* ---- the web UI: static files from the configured directory */
+
+static const char *mime_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},     {".svg", "image/svg+xml"},
+        {".json", "application/json"},           {".png", "image/png"},
+        {".ico", "image/x-icon"},                {".woff2", "font/woff2"},
+        {".map", "application/json"},            {".txt", "text/plain; charset=utf-8"},
+    };
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (!strcmp(dot, types[i].ext))
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+static void send_file(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *rel)
+{
+    const char *dir = req->svc->web_dir;
+    if (dir == NULL || *dir == '\0') {
+        dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND",
+                               "the web UI is not configured (set --web-dir to a built web/dist)",
+                               NULL, NULL);
+        return;
+    }
+    /* One path segment of safe characters: no traversal, no hidden files. */
+    if (rel[0] == '.' || strstr(rel, "..") || strchr(rel + (rel[0] == '/'), '/') != NULL ||
+        strlen(rel) > 200) {
+        dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND", "no such file", NULL, NULL);
+        return;
+    }
+    char *path = dmp_asprintf("%s/%s", dir, rel);
+    char *data = NULL;
+    size_t len = 0;
+    dmp_error_t err = {0};
+    if (dmp_read_file(path, 16u << 20, &data, &len, &err) != DMP_OK) {
+        dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND",
+                               strstr(rel, "index.html")
+                                   ? "the web UI is not built: run 'make' (it needs npm) or set "
+                                     "--web-dir"
+                                   : "no such file",
+                               NULL, NULL);
+    } else {
+        resp->status = 200;
+        resp->content_type = mime_of(rel);
+        dmp_buf_reset(&resp->body);
+        dmp_buf_append(&resp->body, data, len);
+    }
+    dmp_free(data);
+    dmp_free(path);
+}
+
+static void h_index(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    send_file(req, resp, "index.html");
+}
+
+static void h_asset(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    const char *f = dmp_http_param(req, "file");
+    char *rel = dmp_asprintf("assets/%s", f ? f : "");
+    if (f == NULL || strchr(f, '/') || f[0] == '.' || strstr(f, ".."))
+        dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND", "no such file", NULL, NULL);
+    else {
+        /* send_file refuses a second segment; read assets/<file> directly. */
+        const char *dir = req->svc->web_dir;
+        char *path = dmp_asprintf("%s/%s", dir ? dir : "", rel);
+        char *data = NULL;
+        size_t len = 0;
+        dmp_error_t err = {0};
+        if (dir == NULL || dmp_read_file(path, 16u << 20, &data, &len, &err) != DMP_OK) {
+            dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND", "no such file", NULL, NULL);
+        } else {
+            resp->status = 200;
+            resp->content_type = mime_of(f);
+            dmp_buf_reset(&resp->body);
+            dmp_buf_append(&resp->body, data, len);
+        }
+        dmp_free(data);
+        dmp_free(path);
+    }
+    dmp_free(rel);
+}
+
+static void h_favicon(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    send_file(req, resp, "favicon.svg");
+}
+
+const dmp_http_route_t dmp_http_routes_catalog[] = {
+    {"GET", "/v1/search", h_search},
+    {"POST", "/v1/register", h_register},
+    {"GET", "/v1/catalog/products/{domain}/{name}", h_entry},
+    {"GET", "/v1/products/{domain}/{name}/versions", h_versions},
+    {"GET", "/v1/lineage/{domain}/{name}", h_lineage},
+    {"GET", "/v1/topology", h_topology},
+    {"GET", "/v1/products/{domain}/{name}/asyncapi", h_asyncapi},
+    {"GET", "/v1/products/{domain}/{name}/openapi", h_openapi_product},
+    {"GET", "/openapi", h_openapi},
+    {"GET", "/", h_index},
+    {"GET", "/index.html", h_index},
+    {"GET", "/favicon.svg", h_favicon},
+    {"GET", "/assets/{file}", h_asset},
+    {NULL, NULL, NULL},
+};
