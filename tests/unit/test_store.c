@@ -20,6 +20,15 @@ static char *tmp_db(void)
     return dmp_asprintf("%s/state.db", dir);
 }
 
+/* Removes the directory holding 'path' (the database and its -wal/-shm files). */
+static void rm_db(char *path)
+{
+    char *cmd = dmp_asprintf("rm -rf \"$(dirname '%s')\"", path);
+    assert_int_equal(system(cmd), 0);
+    dmp_free(cmd);
+    dmp_free(path);
+}
+
 static const dmp_product_key_t key1 = {"test", "test_domain", "test_name", "1.0.1"};
 
 static void test_product_roundtrip(void **state)
@@ -62,7 +71,7 @@ static void test_product_roundtrip(void **state)
     assert_int_equal(st->ops->product_get(st, &other, &rec, &err), DMP_NOTFOUND);
     json_decref(doc);
     dmp_store_close(st);
-    dmp_free(path);
+    rm_db(path);
 }
 
 static void test_resources_keep_order_and_update(void **state)
@@ -109,7 +118,7 @@ static void test_resources_keep_order_and_update(void **state)
     dmp_resource_recs_free(v, n);
     json_decref(doc);
     dmp_store_close(st);
-    dmp_free(path);
+    rm_db(path);
 }
 
 static void test_kv_and_reopen(void **state)
@@ -153,7 +162,7 @@ static void test_kv_and_reopen(void **state)
     dmp_store_close(st);
     json_decref(doc);
     dmp_free(url);
-    dmp_free(path);
+    rm_db(path);
 }
 
 static void test_open_errors(void **state)
@@ -170,7 +179,7 @@ static void test_open_errors(void **state)
     assert_int_equal(dmp_store_open(path, &st, &err), DMP_OK);
     assert_int_equal(st->ops->product_put(st, &bad, NULL, DMP_STATE_NONE, &err), DMP_INVALID);
     dmp_store_close(st);
-    dmp_free(path);
+    rm_db(path);
     dmp_store_close(NULL);
 }
 
