@@ -225,7 +225,8 @@ static size_t bits_alloc(dmp_schema_ctx_t *c, uint32_t n)
         c->bits = dmp_realloc(c->bits, c->capbits * sizeof(uint64_t));
     }
     size_t off = c->nbits;
-    memset(c->bits + off, 0, w * sizeof(uint64_t));
+    if (w)
+        memset(c->bits + off, 0, w * sizeof(uint64_t));
     c->nbits += w;
     return off;
 }
