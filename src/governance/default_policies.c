@@ -75,7 +75,13 @@ static const char default_policies[] =
     "    given: \"$.outputPorts[*].retention.time\"\n"
     "    then: {function: duration, functionOptions: {max: 365d}}\n"
     "    severity: error\n"
-    "    message: \"retention {{error}}\"\n";
+    "    message: \"retention {{error}}\"\n"
+    "  breaking-change-major:\n"
+    "    description: a breaking schema change needs a new major version\n"
+    "    given: \"$.outputPorts[*]\"\n"
+    "    then: {function: compatible, functionOptions: {mode: backward}}\n"
+    "    severity: error\n"
+    "    message: \"{{error}}\"\n";
 
 const char *dmp_policy_default_text(void)
 {

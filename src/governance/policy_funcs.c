@@ -9,6 +9,7 @@
  * check with DMP_LIMIT instead of spinning.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dmp/descriptor.h"
@@ -587,6 +588,96 @@ static int schema_check(void *st, const gov_call_t *c, char *msg, size_t n)
     return rc == DMP_SCHEMA ? 1 : rc;
 }
 
+/* ---- compatible: {mode} -- applied to an output port: when the previous version of
+ * the product has a port of the same name with another schema, the change must be
+ * compatible under 'mode' (the schema module's checker), unless the major version
+ * went up. Runs only when the previous version is given. */
+
+typedef struct compat_state {
+    int mode;
+} compat_state_t;
+
+static int compat_prepare(json_t *opts, void **state, char *msg, size_t n)
+{
+    static const char *const allowed[] = {"mode", NULL};
+    if (!opts_only(opts, allowed, msg, n))
+        return DMP_INVALID;
+    json_t *m = json_object_get(opts, "mode");
+    int mode = m ? (json_is_string(m) ? dmp_compat_mode_parse(json_string_value(m)) : -1)
+                 : DMP_COMPAT_BACKWARD;
+    if (mode < 0) {
+        snprintf(msg, n, "'mode' must be none, backward, forward or full (or *_transitive)");
+        return DMP_INVALID;
+    }
+    compat_state_t *c = dmp_calloc(1, sizeof(*c));
+    c->mode = mode;
+    *state = c;
+    return DMP_OK;
+}
+
+/* The major number of a document's "version" ("2.1.0" -> 2), or -1. */
+static long doc_major(json_t *doc)
+{
+    const char *v = json_string_value(json_object_get(doc, "version"));
+    char *end;
+    if (!v || !(*v >= '0' && *v <= '9'))
+        return -1;
+    long m = strtol(v, &end, 10);
+    return *end == '.' || *end == 0 ? m : -1;
+}
+
+static json_t *prev_port(json_t *prev, const char *name)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(prev, "outputPorts"), i, p) {
+        const char *pn = json_string_value(json_object_get(p, "name"));
+        if (pn && !strcmp(pn, name))
+            return p;
+    }
+    return NULL;
+}
+
+static int compat_check(void *st, const gov_call_t *c, char *msg, size_t n)
+{
+    compat_state_t *cs = st;
+    const char *name = json_string_value(json_object_get(c->value, "name"));
+    if (!c->prev || !name)
+        return 0;
+    json_t *old_port = prev_port(c->prev, name);
+    json_t *os = json_object_get(old_port, "schema"), *ns = json_object_get(c->value, "schema");
+    if (!json_is_object(os) || !json_is_object(ns) || json_equal(os, ns))
+        return 0;
+    long om = doc_major(c->prev), nm = doc_major(c->doc);
+    if (om >= 0 && nm > om)
+        return 0;
+    char *ot = json_dumps(os, JSON_COMPACT), *nt = json_dumps(ns, JSON_COMPACT);
+    dmp_compat_report_t rep = {0};
+    dmp_error_t err = {0};
+    int rc = dmp_schema_compat(ot, strlen(ot), nt, strlen(nt), (dmp_compat_mode_t)cs->mode, &rep,
+                               &err);
+    free(ot);
+    free(nt);
+    if (rc != DMP_OK) {
+        snprintf(msg, n, "cannot compare the schemas of port '%s': %s", name, err.msg);
+        return rc;
+    }
+    int bad = !rep.compatible;
+    if (bad) {
+        const char *ver = json_string_value(json_object_get(c->doc, "version"));
+        const char *pver = json_string_value(json_object_get(c->prev, "version"));
+        const char *loc = rep.n_changes && rep.changes[0].location ? rep.changes[0].location : "";
+        snprintf(msg, n, "the schema of port '%s' breaks %s compatibility with version %s "
+                 "(%zu change%s; first: %s%s%s), so version %s needs a new major version",
+                 name, dmp_compat_mode_name((dmp_compat_mode_t)cs->mode), pver ? pver : "?",
+                 rep.n_changes, rep.n_changes == 1 ? "" : "s",
+                 rep.n_changes ? rep.changes[0].message : "incompatible", loc[0] ? " at " : "",
+                 loc, ver ? ver : "?");
+    }
+    dmp_compat_report_fini(&rep);
+    return bad;
+}
+
 /* ---- the table */
 
 static const gov_func_t funcs[] = {
@@ -601,6 +692,7 @@ static const gov_func_t funcs[] = {
     {"schema", false, schema_prepare, schema_release, schema_check},
     {"xor", false, xor_prepare, json_release, xor_check},
     {"duration", false, duration_prepare, dmp_free, duration_check},
+    {"compatible", true, compat_prepare, dmp_free, compat_check},
 };
 
 const gov_func_t *gov_func_find(const char *name)

@@ -216,6 +216,62 @@ static void test_rule_retention_max(void **state)
                  "retention-max", "/outputPorts/0/retention/time", 8, "exceeds the maximum of 365d");
 }
 
+static void test_rule_breaking_change_major(void **state)
+{
+    const char *v1 = "name: o\ndomain: d\nversion: 1.2.0\nowner: a\noutputPorts:\n"
+                     "  - name: s\n    type: stream\n    visibility: public\n"
+                     "    schema:\n      type: object\n      properties: {a: {type: string}}\n";
+    /* compatible: 'a' widened to string or integer, and documented */
+    const char *v1_3 = "name: o\ndomain: d\nversion: 1.3.0\nowner: a\noutputPorts:\n"
+                       "  - name: s\n    type: stream\n    visibility: public\n"
+                       "    schema:\n      type: object\n      description: widened\n"
+                       "      properties: {a: {type: [string, integer]}}\n";
+    /* breaking: 'a' changes type and becomes required */
+    const char *breaking = "name: o\ndomain: d\nversion: %s\nowner: a\noutputPorts:\n"
+                           "  - name: s\n    type: stream\n    visibility: public\n"
+                           "    schema:\n      type: object\n      required: [a]\n"
+                           "      properties: {a: {type: integer}}\n";
+    dmp_policy_set_t *s = defaults();
+    dmp_descriptor_t *old = desc(v1), *d;
+    dmp_diags_t dg = {0};
+    dmp_error_t err = {0};
+    char text[1024];
+
+    d = desc(v1_3);
+    if (dmp_policy_evaluate(s, d, old, &dg, &err) != DMP_OK) {
+        dump(&dg);
+        fail_msg("a compatible change was refused: %s", err.msg);
+    }
+    assert_int_equal(dg.n, 0);
+    dmp_descriptor_free(d);
+
+    snprintf(text, sizeof(text), breaking, "1.3.0");
+    d = desc(text);
+    /* without the previous version the rule cannot run */
+    assert_int_equal(dmp_policy_evaluate(s, d, NULL, &dg, &err), DMP_OK);
+    assert_int_equal(dmp_policy_evaluate(s, d, old, &dg, &err), DMP_POLICY);
+    const dmp_diag_t *f = find_rule(&dg, "breaking-change-major");
+    if (!f) {
+        dump(&dg);
+        fail_msg("breaking change not reported");
+    }
+    assert_string_equal(f->pointer, "/outputPorts/0");
+    assert_int_equal(f->loc.line, 6);
+    if (!strstr(f->msg, "breaks backward compatibility with version 1.2.0"))
+        fail_msg("message: %s", f->msg);
+    assert_non_null(strstr(f->msg, "version 1.3.0 needs a new major version"));
+    dmp_diags_free(&dg);
+    dmp_descriptor_free(d);
+
+    snprintf(text, sizeof(text), breaking, "2.0.0");
+    d = desc(text);
+    assert_int_equal(dmp_policy_evaluate(s, d, old, &dg, &err), DMP_OK);
+    assert_int_equal(dg.n, 0);
+    dmp_descriptor_free(d);
+    dmp_descriptor_free(old);
+    dmp_policy_set_free(s);
+}
+
 static void test_admin_changes_default(void **state)
 {
     /* the admin's global layer may redefine a default rule (a tighter retention) or
@@ -400,7 +456,7 @@ static void test_default_text_parses(void **state)
     dmp_policy_t *p = NULL;
     dmp_error_t err = {0};
     assert_int_equal(dmp_policy_default(&p, &err), DMP_OK);
-    assert_int_equal(dmp_policy_rule_count(p), 8);
+    assert_int_equal(dmp_policy_rule_count(p), 9);
     dmp_policy_free(p);
 }
 
@@ -594,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_rule_typed_schema_typed),
         cmocka_unit_test(test_rule_pii_public_masked),
         cmocka_unit_test(test_rule_retention_max),
+        cmocka_unit_test(test_rule_breaking_change_major),
         cmocka_unit_test(test_admin_changes_default),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_message_template),
