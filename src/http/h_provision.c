@@ -44,20 +44,19 @@ static void reply_diags(dmp_http_resp_t *resp, const dmp_diags_t *diags, const d
             break;
         }
     int code = first ? first->code : (int)err->code;
-    int status = code == DMP_LIMIT ? 413 : 400;
+    /* The body-size limit answers 413 before parsing; a depth or alias-expansion limit
+     * inside an accepted body is a malformed document: 400. */
+    int status = 400;
     json_t *p = json_object();
     char loc[300] = "";
     char *detail = first ? dmp_diag_format(first) : dmp_strdup(err->msg);
     if (first && first->loc.line > 0)
         snprintf(loc, sizeof(loc), "%s:%d:%d", first->file ? first->file : "<request>",
                  first->loc.line, first->loc.col);
-    json_object_set_new(p, "type",
-                        json_string(code == DMP_LIMIT ? "urn:dmp:problem:DMP_LIMIT"
-                                                      : (code == DMP_PARSE
-                                                             ? "urn:dmp:problem:DMP_PARSE"
-                                                             : "urn:dmp:problem:DMP_INVALID")));
-    json_object_set_new(p, "title", json_string(status == 413 ? "Content Too Large"
-                                                              : "Bad Request"));
+    char type[64];
+    snprintf(type, sizeof(type), "urn:dmp:problem:%s", dmp_errname(code));
+    json_object_set_new(p, "type", json_string(type));
+    json_object_set_new(p, "title", json_string("Bad Request"));
     json_object_set_new(p, "status", json_integer(status));
     json_object_set_new(p, "code", json_string(dmp_errname(code)));
     json_object_set_new(p, "detail", json_string(detail));
