@@ -23,6 +23,11 @@ void dmp_re_free(dmp_re_t *re);
 /* 1 match, 0 no match, -1 match limit hit or other matching error. */
 int dmp_re_search(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc,
                   const char *s, size_t len);
+/* The same search through PCRE2 only, and whether the fast matcher handles 're'
+ * (both for tests). */
+int dmp_re_search_pcre2(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc,
+                        const char *s, size_t len);
+int dmp_re_is_simple(const dmp_re_t *re);
 /* Largest capture count over patterns (for sizing match data). */
 uint32_t dmp_re_ovec(const dmp_re_t *re);
 
