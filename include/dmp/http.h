@@ -16,6 +16,7 @@ struct dmp_catalog;
 /* The services the handlers call. Borrowed: they must outlive the server. */
 typedef struct dmp_services {
     dmp_provision_t *prov;
+    struct dmp_streams *streams; /* the stream-port service (streams.h); NULL: no data plane */
     struct dmp_catalog *cat; /* the catalog (catalog.h); NULL disables discovery */
     const char *web_dir;     /* built web UI served at / (NULL: none) */
 } dmp_services_t;

@@ -23,6 +23,11 @@ typedef struct dmp_server_conf {
     char *log_format;
     char *public_url; /* how provisioners reach us; derived from listen when empty */
     char *web_dir;    /* the built web UI; "" = <binary dir>/../web/dist */
+    size_t event_max_bytes;    /* stream ingest: one event */
+    unsigned batch_max_events; /* stream ingest: events per batch */
+    unsigned dedup_window;     /* stream ingest: de-dup window, in events per port */
+    unsigned dedup_window_ms;  /* stream ingest: de-dup window in time (0: none) */
+    size_t log_segment_bytes;  /* stream log segment size */
     char **provisioners;   /* "technology=URL" or "env:technology=URL" */
     /* Invariant: n_provisioners directly follows provisioners (config.c relies on it). */
     size_t n_provisioners;

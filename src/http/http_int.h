@@ -16,6 +16,14 @@ typedef struct dmp_http_resp {
     const char *content_type; /* static string */
     dmp_buf_t body;
     char *location; /* optional Location header (owned) */
+    dmp_buf_t headers; /* extra "Name: value\n" lines (owned) */
+    /* Streaming body (Server-Sent Events): when 'stream' is set the body buffer is ignored
+     * and 'stream' is called on the connection's thread for the next bytes (it may block):
+     * it returns the bytes written to buf (> 0), -1 at the end, -2 to drop the connection.
+     * 'stream_free' (may be NULL) releases 'stream_ud' when the response ends. */
+    long (*stream)(void *ud, char *buf, size_t max);
+    void *stream_ud;
+    void (*stream_free)(void *ud);
 } dmp_http_resp_t;
 
 struct dmp_http_req {
@@ -47,6 +55,7 @@ const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_match
 /* Route tables contributed by each handler file. */
 extern const dmp_http_route_t dmp_http_routes_provision[];
 extern const dmp_http_route_t dmp_http_routes_health[];
+extern const dmp_http_route_t dmp_http_routes_events[];
 extern const dmp_http_route_t dmp_http_routes_catalog[];
 
 /* Every route table, in match order (for GET /openapi). */
@@ -56,6 +65,11 @@ const dmp_http_route_t *const *dmp_http_route_tables(size_t *n);
 const char *dmp_http_param(const dmp_http_req_t *req, const char *name);
 const char *dmp_http_query(const dmp_http_req_t *req, const char *name);
 const char *dmp_http_header(const dmp_http_req_t *req, const char *name);
+/* Calls fn for every request header (stops when fn returns non-zero). */
+void dmp_http_each_header(const dmp_http_req_t *req,
+                          int (*fn)(void *ud, const char *name, const char *value), void *ud);
+/* The connection's socket, to notice a client that went away (-1 if unknown). */
+int dmp_http_conn_fd(const dmp_http_req_t *req);
 
 /* Replies */
 void dmp_http_reply_json(dmp_http_resp_t *resp, int status, json_t *body); /* steals body */

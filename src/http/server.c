@@ -33,6 +33,7 @@ typedef struct req_ctx {
 static const dmp_http_route_t *route_tables[] = {
     dmp_http_routes_health,
     dmp_http_routes_provision,
+    dmp_http_routes_events,
     dmp_http_routes_catalog,
 };
 
@@ -113,6 +114,32 @@ const char *dmp_http_header(const dmp_http_req_t *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+typedef struct each_hdr {
+    int (*fn)(void *ud, const char *name, const char *value);
+    void *ud;
+} each_hdr_t;
+
+static enum MHD_Result on_each_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    each_hdr_t *e = cls;
+    return e->fn(e->ud, key, value ? value : "") == 0 ? MHD_YES : MHD_NO;
+}
+
+void dmp_http_each_header(const dmp_http_req_t *req,
+                          int (*fn)(void *ud, const char *name, const char *value), void *ud)
+{
+    each_hdr_t e = {fn, ud};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, on_each_header, &e);
+}
+
+int dmp_http_conn_fd(const dmp_http_req_t *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
 int dmp_http_server_ready(const struct dmp_http_server *srv)
 {
     return srv->ready;
@@ -186,12 +213,71 @@ static int json_stdout_safe(char *s)
     return 0;
 }
 
+typedef struct stream_ctx {
+    long (*fn)(void *ud, char *buf, size_t max);
+    void *ud;
+    void (*free_fn)(void *ud);
+} stream_ctx_t;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream_ctx_t *s = cls;
+    long n = s->fn(s->ud, buf, max);
+    if (n == -1)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return (ssize_t)n;
+}
+
+static void stream_done(void *cls)
+{
+    stream_ctx_t *s = cls;
+    if (s->free_fn)
+        s->free_fn(s->ud);
+    dmp_free(s);
+}
+
+/* Adds "Name: value\n" lines to the response. */
+static void add_extra_headers(struct MHD_Response *r, dmp_buf_t *h)
+{
+    char *line = h->data;
+    while (line != NULL && *line) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            MHD_add_response_header(r, line, v);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, dmp_http_resp_t *resp,
                                  req_ctx_t *ctx)
 {
-    size_t len = resp->body.len;
-    char *data = dmp_buf_steal(&resp->body);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r;
+    if (resp->stream != NULL) {
+        stream_ctx_t *s = dmp_malloc(sizeof(*s));
+        s->fn = resp->stream;
+        s->ud = resp->stream_ud;
+        s->free_fn = resp->stream_free;
+        resp->stream = NULL;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s,
+                                              stream_done);
+        dmp_buf_free(&resp->body);
+    } else {
+        size_t len = resp->body.len;
+        char *data = dmp_buf_steal(&resp->body);
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    }
+    add_extra_headers(r, &resp->headers);
+    dmp_buf_free(&resp->headers);
     if (resp->content_type)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
     if (resp->location) {

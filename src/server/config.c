@@ -52,6 +52,17 @@ static const opt_t opts[] = {
     {"web-dir", OPT_STR, OFF(web_dir), "", 0, 0,
      "Directory of the built web UI served at /. Default: ../web/dist next to the dmp binary "
      "(the source tree's build, made by 'make'); 'none' turns the UI off."},
+    {"event-max-size", OPT_SIZE, OFF(event_max_bytes), "1MiB", 256, 64ULL << 20,
+     "Largest single event accepted on a stream port; larger events get 413."},
+    {"batch-max-events", OPT_UINT, OFF(batch_max_events), "10000", 1, 1000000,
+     "Most events in one batch or NDJSON request; more get 413."},
+    {"dedup-window", OPT_UINT, OFF(dedup_window), "100000", 1, 100000000,
+     "De-duplication window per stream port, in events: a retried source+id inside it is "
+     "acknowledged but not appended again."},
+    {"dedup-window-ms", OPT_UINT, OFF(dedup_window_ms), "0", 0, 4000000000U,
+     "De-duplication window in time (ms); 0: bounded by dedup-window only."},
+    {"log-segment-size", OPT_SIZE, OFF(log_segment_bytes), "64MiB", 65536, 1ULL << 40,
+     "Size at which a stream log rolls to a new segment (retention deletes whole segments)."},
     {"provisioner", OPT_LIST, OFF(provisioners), "", 0, 0,
      "Registers a provisioner: TECHNOLOGY=URL or ENV:TECHNOLOGY=URL (repeatable)."},
 };
@@ -91,7 +102,7 @@ static int set_opt(dmp_server_conf_t *c, const opt_t *o, const char *val, const 
                    dmp_error_t *err)
 {
     char *base = (char *)c + o->offset;
-    unsigned long long n;
+    unsigned long long n = 0;
     char *end;
     switch (o->type) {
     case OPT_STR:
@@ -196,7 +207,7 @@ static int load_file(const char *path, json_t **out, dmp_error_t *err)
 
 static int apply_file(dmp_server_conf_t *c, const char *path, dmp_error_t *err)
 {
-    json_t *doc;
+    json_t *doc = NULL;
     int rc = load_file(path, &doc, err);
     if (rc != DMP_OK)
         return rc;

@@ -13,6 +13,7 @@
 #include "dmp/provision.h"
 #include "dmp/server.h"
 #include "dmp/store.h"
+#include "dmp/streams.h"
 
 static int mkdir_p(const char *path, dmp_error_t *err)
 {
@@ -97,6 +98,7 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
     dmp_provision_t *prov = NULL;
     dmp_http_server_t *srv = NULL;
     dmp_catalog_t *cat = NULL;
+    dmp_streams_t *streams = NULL;
     char *db = NULL, *url = NULL, *catdb = NULL, *web = NULL;
     int rc;
     if ((rc = mkdir_p(conf->data_dir, err)) != DMP_OK)
@@ -116,11 +118,31 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
         if ((rc = register_flag(prov, conf->provisioners[i], err)) != DMP_OK)
             goto out;
 
+    dmp_streams_conf_t sc = {
+        .data_dir = conf->data_dir,
+        .max_event_bytes = conf->event_max_bytes,
+        .max_batch_bytes = conf->max_body_bytes,
+        .max_batch_events = conf->batch_max_events,
+        .dedup_window_count = conf->dedup_window,
+        .dedup_window_ms = conf->dedup_window_ms,
+        .segment_bytes = conf->log_segment_bytes,
+    };
+    if ((rc = dmp_streams_open(&sc, &streams, err)) != DMP_OK)
+        goto out;
+    /* Stream ports: `type: stream` (the default technology) and `technology: dmp-log`. */
+    static const char *stream_techs[] = {"stream", "dmp-log"};
+    for (size_t i = 0; i < 2; i++) {
+        dmp_provisioner_t *pv = NULL;
+        if ((rc = dmp_streams_provisioner_new(streams, &pv, err)) != DMP_OK ||
+            (rc = dmp_provision_register(prov, NULL, stream_techs[i], pv, err)) != DMP_OK)
+            goto out;
+    }
+
     catdb = dmp_asprintf("sqlite:%s/catalog.db", conf->data_dir);
     if ((rc = dmp_catalog_open(catdb, &cat, err)) != DMP_OK)
         goto out;
     web = web_dir_of(conf);
-    dmp_services_t svc = {.prov = prov, .cat = cat, .web_dir = web};
+    dmp_services_t svc = {.prov = prov, .cat = cat, .web_dir = web, .streams = streams};
     dmp_http_conf_t hc = {
         .listen = conf->listen,
         .max_body_bytes = conf->max_body_bytes,
@@ -158,6 +180,7 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
 out:
     dmp_http_stop(srv);
     dmp_provision_close(prov);
+    dmp_streams_close(streams);
     dmp_catalog_close(cat);
     dmp_free(catdb);
     dmp_free(web);

@@ -134,8 +134,10 @@ static void reject(item_t *it, const dmp_error_t *err, json_t *errors)
     json_t *e = json_pack("{s:s, s:s}", "code", dmp_errname(err->code), "detail", err->msg);
     if (err->path[0])
         json_object_set_new(e, "field", json_string(err->path));
-    else if (err->where[0])
+    else if (err->where[0] == '/')
         json_object_set_new(e, "field", json_string(err->where));
+    if (err->where[0] && err->where[0] != '/')
+        json_object_set_new(e, "location", json_string(err->where));
     if (errors != NULL)
         json_object_set_new(e, "errors", errors);
     it->error = e;
