@@ -142,7 +142,7 @@ static char *describe(const json_t *v)
         return dmp_asprintf("the number %lld", (long long)json_integer_value(v));
     case JSON_REAL: {
         double r = json_real_value(v);
-        if (r == (double)(long long)r && r > -1e15 && r < 1e15)
+        if (r > -1e15 && r < 1e15 && r == (double)(long long)r)
             return dmp_asprintf("the number %.1f", r);
         return dmp_asprintf("the number %g", r);
     }
@@ -456,11 +456,14 @@ static json_t *load_schema_file(ctx_t *c, const char *rel, const char *ptr)
     dmp_free(buf);
     if (rc != DMP_OK) {
         /* the loader's diags name the schema file and its line:col; point here too */
-        if (c->diags == NULL || c->diags->n == before)
-            report(c, "schema-file", ptr, "schema file '%.200s': %s", rel, e.msg);
+        dmp_loc_t at = c->diags && c->diags->n > before ? c->diags->v[before].loc
+                                                         : (dmp_loc_t){0, 0};
+        if (at.line > 0)
+            report(c, "schema-file", ptr,
+                   "schema file '%.200s' is not valid (line %d, column %d: %s)", rel, at.line,
+                   at.col, e.msg);
         else
-            report(c, "schema-file", ptr, "schema file '%.200s' is not valid: %s: %s", rel,
-                   e.where, e.msg);
+            report(c, "schema-file", ptr, "schema file '%.200s' is not valid: %s", rel, e.msg);
         out = NULL;
     } else if (!json_is_object(out)) {
         type_error(c, ptr, out, "a schema file holding a mapping");

@@ -660,6 +660,59 @@ static void clear_stack(loader_t *ld)
     }
 }
 
+/* Returns the offset of the first byte that is not well-formed UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included), or len when all is well. The
+ * loader refuses such input up front: JSON strings must be UTF-8, and libfyaml 0.7
+ * can spin on some invalid bytes (found by fuzz/fuzz_descriptor.c: "%\xff"). */
+static size_t utf8_bad_offset(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+static dmp_loc_t offset_loc(const char *buf, size_t off)
+{
+    dmp_loc_t l = {1, 1};
+    for (size_t i = 0; i < off; i++) {
+        if (buf[i] == '\n') {
+            l.line++;
+            l.col = 1;
+        } else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+            l.col++;
+        }
+    }
+    return l;
+}
+
 static int sniff_json(const char *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
@@ -692,6 +745,13 @@ int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t
         fail(&ld, DMP_LIMIT, "limit", (dmp_loc_t){0, 0},
              "document is %zu bytes, over the limit of %zu bytes (limits.max_bytes)", len,
              ld.lim.max_bytes);
+        return ld.rc;
+    }
+    size_t bad = utf8_bad_offset((const unsigned char *)buf, len);
+    if (bad < len) {
+        fail(&ld, DMP_PARSE, "syntax", offset_loc(buf, bad),
+             "the text is not valid UTF-8 (byte 0x%02x at offset %zu)",
+             (unsigned char)buf[bad], bad);
         return ld.rc;
     }
     ld.json = opts->format == DMP_FMT_JSON ||

@@ -142,7 +142,7 @@ static int run_case(const char *dir, char *why, size_t why_len)
         json_t *want = load_expected(p);
         if (rc != DMP_OK) {
             ok = 0;
-            snprintf(why, why_len, "refused: %s: %s", err.where, err.msg);
+            snprintf(why, why_len, "refused: %.200s: %.300s", err.where, err.msg);
         } else if (want == NULL) {
             ok = 0;
             snprintf(why, why_len, "in.json is not readable JSON");
@@ -175,7 +175,8 @@ static void collect(const char *root, names_t *cases)
         if (e->d_name[0] != '.')
             names_add(&top, e->d_name);
     closedir(d);
-    qsort(top.v, top.n, sizeof(*top.v), cmp_str);
+    if (top.n > 1)
+        qsort(top.v, top.n, sizeof(*top.v), cmp_str);
     for (size_t i = 0; i < top.n; i++) {
         char *p = dmp_asprintf("%s/%s", root, top.v[i]);
         if (exists(p, "in.yaml")) {
@@ -198,7 +199,8 @@ static void collect(const char *root, names_t *cases)
                 dmp_free(sp);
             }
             closedir(s);
-            qsort(sub.v, sub.n, sizeof(*sub.v), cmp_str);
+            if (sub.n > 1)
+                qsort(sub.v, sub.n, sizeof(*sub.v), cmp_str);
             for (size_t j = 0; j < sub.n; j++) {
                 names_add(cases, sub.v[j]);
                 dmp_free(sub.v[j]);
