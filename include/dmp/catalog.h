@@ -123,8 +123,10 @@ DMP_EXPORT int dmp_catalog_openapi(dmp_catalog_t *cat, const char *caller, const
                                    const char *name, const dmp_catalog_export_opts_t *opts,
                                    json_t **out, dmp_error_t *err);
 
-/* "<domain>.<name>.<port>" -- the channel a stream port's events travel on. */
-DMP_EXPORT char *dmp_catalog_channel_name(const char *domain, const char *name, const char *port);
+/* The channel a stream port's events travel on, as channel.h's dmp_channel_name() names
+ * it ("london.hammersmith.olympia.visitors._public.entries"); caller frees. */
+DMP_EXPORT char *dmp_catalog_channel_name(const char *id, const char *domain, const char *name,
+                                          const char *visibility, const char *port);
 
 /* A JSON Schema 2020-12 document converted to draft-07 (new reference): $defs become
  * definitions (and refs follow), prefixItems become an items array, $schema goes. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "catalog/catalog_int.h"
+#include "dmp/channel.h"
 
 struct dmp_catalog {
     dmp_catalog_be_t *be;
@@ -68,9 +69,13 @@ static void set_str(json_t *o, const char *k, const char *v)
         json_object_set_new(o, k, json_string(v));
 }
 
-char *dmp_catalog_channel_name(const char *domain, const char *name, const char *port)
+char *dmp_catalog_channel_name(const char *id, const char *domain, const char *name,
+                               const char *visibility, const char *port)
 {
-    return dmp_asprintf("%s.%s.%s", domain, name, port);
+    char out[DMP_CHANNEL_NAME_MAX + 1];
+    if (dmp_channel_name(id, domain, name, visibility, port, out, NULL) == DMP_OK)
+        return dmp_strdup(out);
+    return dmp_asprintf("%s.%s._%s.%s", domain, name, visibility, port);
 }
 
 static json_t *entry_of(const dmp_descriptor_t *d, const char *source)
@@ -113,7 +118,9 @@ static json_t *entry_of(const dmp_descriptor_t *d, const char *source)
             if (r->retention)
                 json_object_set(p, "retention", r->retention);
             if (r->type && !strcmp(r->type, "stream")) {
-                char *ch = dmp_catalog_channel_name(d->domain, d->name, r->name);
+                char *ch = dmp_catalog_channel_name(
+                    d->id, d->domain, d->name,
+                    dmp_visibility_name(dmp_resource_visibility(r)), r->name);
                 json_object_set_new(p, "channel", json_string(ch));
                 dmp_free(ch);
             }

@@ -187,7 +187,10 @@ int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *caller, const char *dom
             continue;
         char *key = key_of(jstr(p, "name"));
         char *mkey = dmp_asprintf("%sEvent", key);
-        char *chname = dmp_catalog_channel_name(domain, name, jstr(p, "name"));
+        char *chname = jstr(p, "channel")
+                           ? dmp_strdup(jstr(p, "channel"))
+                           : dmp_catalog_channel_name(jstr(e, "id"), domain, name,
+                                                      jstr(p, "visibility"), jstr(p, "name"));
         json_t *msg = json_object();
         json_object_set_new(msg, "name", json_string(mkey));
         json_object_set_new(msg, "title", json_string(jstr(p, "name")));
@@ -269,7 +272,7 @@ static void port_paths(json_t *paths, const char *domain, const char *name, cons
         op = dmp_asprintf("ingest_%s", key);
         json_object_set_new(
             item, "post",
-            json_pack("{s:s,s:s,s:s,s:{s:b,s:{s:{s:{s:s}},s:{s:{s:O}}}},s:{s:{s:s},s:o,s:o}}",
+            json_pack("{s:s,s:s,s:s,s:{s:b,s:{s:{s:{s:s}},s:{s:O}}},s:{s:{s:s},s:o,s:o}}",
                       "operationId", op, "summary", "Publish events to this port", "description",
                       "The body is one event's data (application/json) or a CloudEvent "
                       "(application/cloudevents+json); it is validated against the port schema.",
