@@ -18,6 +18,8 @@ static const dmp_cli_cmd_t commands[] = {
     {"status", "show the state of a product and its resources", dmp_cmd_status},
     {"list", "list deployed products", dmp_cmd_list},
     {"get", "show a deployed product", dmp_cmd_get},
+    {"publish", "publish NDJSON events to a stream port", dmp_cmd_publish},
+    {"tail", "read a stream port's events (--follow to keep reading)", dmp_cmd_tail},
     {"search", "search the catalog", dmp_cmd_search},
     {"lineage", "show a product's upstream and downstream products", dmp_cmd_lineage},
     {"register", "catalogue an existing product without provisioning", dmp_cmd_register},

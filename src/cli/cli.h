@@ -49,6 +49,8 @@ int dmp_cmd_delete(int argc, char **argv);
 int dmp_cmd_status(int argc, char **argv);
 int dmp_cmd_list(int argc, char **argv);
 int dmp_cmd_get(int argc, char **argv);
+int dmp_cmd_publish(int argc, char **argv);
+int dmp_cmd_tail(int argc, char **argv);
 int dmp_cmd_search(int argc, char **argv);
 int dmp_cmd_lineage(int argc, char **argv);
 int dmp_cmd_register(int argc, char **argv);
