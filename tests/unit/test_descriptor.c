@@ -652,9 +652,20 @@ static void test_malformed(void **state)
     assert_int_equal(parse("? [a]\n: 1\n", &d, &diags), DMP_PARSE);
     assert_diag_has(&diags, "syntax", "keys must be scalars");
     dmp_diags_free(&diags);
-    const char bad_utf8[] = "name: \"\xff\xfe\"\n";
+    const char bad_utf8[] = "name: ok\ndomain: \"\xff\xfe\"\n";
     assert_int_equal(parse(bad_utf8, &d, &diags), DMP_PARSE);
+    assert_diag(&diags, "product.yaml:2:10: the text is not valid UTF-8 (byte 0xff at offset 18)");
     dmp_diags_free(&diags);
+    /* libfyaml 0.7 spins on this input; the UTF-8 check must refuse it first */
+    assert_int_equal(parse("%\xff", &d, &diags), DMP_PARSE);
+    dmp_diags_free(&diags);
+    const char *overlong[] = {"a: \xc0\xaf\n", "a: \xed\xa0\x80\n", "a: \xf4\x90\x80\x80\n",
+                              "a: \xe2\x82\n"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(parse(overlong[i], &d, &diags), DMP_PARSE);
+        assert_diag_has(&diags, "syntax", "not valid UTF-8");
+        dmp_diags_free(&diags);
+    }
 }
 
 static void test_yaml_scalars_and_tags(void **state)
