@@ -42,7 +42,10 @@ typedef struct dmp_evlog_conf {
     int64_t retention_ms;           /* delete whole segments older than this; 0: keep */
     uint64_t retention_bytes;       /* delete oldest segments past this total; 0: keep */
     int64_t checkpoint_interval_ms; /* synced-point checkpoint period (1000); 0: every sync */
-    int persist_index;              /* 1: write seg-<first>.idx when a segment is sealed */
+    int persist_index;              /* 1: keep seg-<first>.idx for sealed segments and trust
+                                       it at open (fast open; damage in sealed segments is
+                                       then reported by reads, not by open). 0 (default):
+                                       scan and check every segment at open */
 } dmp_evlog_conf_t;
 
 /* Fills 'conf' with the defaults shown above (dedup: last 100000 seqs, no time bound;

@@ -36,7 +36,7 @@ void dmp_evlog_conf_init(dmp_evlog_conf_t *conf)
     conf->retention_ms = 0;
     conf->retention_bytes = 0;
     conf->checkpoint_interval_ms = 1000;
-    conf->persist_index = 1;
+    conf->persist_index = 0;
 }
 
 static int conf_check(const dmp_evlog_conf_t *c, dmp_error_t *err)

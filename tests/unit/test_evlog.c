@@ -454,6 +454,7 @@ static void test_roll_and_read_across(void **state)
     dmp_evlog_conf_t c = t_conf();
     c.segment_bytes = 4096;
     c.index_interval_bytes = 256;
+    c.persist_index = 1;
     dmp_evlog_t *elog = t_open(dir, &c);
     char p[128];
     for (int i = 0; i < 600; i++) {
@@ -939,6 +940,237 @@ static void test_gap_refused(void **state)
     t_rmrf(dir);
 }
 
+/* ---- more recovery cases */
+
+static void test_sealed_damage(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 4096;
+    c.persist_index = 1;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    char p[300];
+    memset(p, 'z', sizeof(p));
+    p[299] = 0;
+    for (int i = 0; i < 40; i++)
+        t_append(elog, p, 0);
+    dmp_evlog_close(elog);
+    /* flip one payload bit in the first (sealed) segment, record 3 */
+    char *sp = seg_file(dir, 1);
+    blob_t b = slurp(sp);
+    size_t off3 = 2 * (EVLOG_HDR + 299);
+    b.data[off3 + EVLOG_HDR + 10] ^= 0x04;
+    write_file(sp, b.data, b.len);
+    /* with a trusted .idx, open works and the read that reaches it reports the damage */
+    c.dedup_window_count = 5; /* keep the dedup rebuild away from segment 1 */
+    elog = t_open(dir, &c);
+    collect_t *col = dmp_calloc(1, sizeof(*col));
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_read(elog, 1, 0, 0, collect_cb, col, NULL, &err), DMP_IO);
+    char want[64];
+    snprintf(want, sizeof(want), "offset %zu", off3);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "seg-00000000000000000001.log"));
+    assert_int_equal(col->n, 2);
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    /* the default (scan everything) refuses at open */
+    c.persist_index = 0;
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, want));
+    assert_non_null(strstr(err.msg, "sealed segment"));
+    /* a corrupt .idx is ignored (rescan), and the rescan finds the damage */
+    char *ip = dmp_evlog__seg_path(dir, 1, "idx");
+    write_file(ip, "garbage", 7);
+    c.persist_index = 1;
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    /* repaired bytes: the .idx is rebuilt and the log opens */
+    b.data[off3 + EVLOG_HDR + 10] ^= 0x04;
+    write_file(sp, b.data, b.len);
+    elog = t_open(dir, &c);
+    col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 40);
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    dmp_free(ip);
+    dmp_free(sp);
+    dmp_free(b.data);
+    t_rmrf(dir);
+}
+
+static void test_checkpoint_rules(void **state)
+{
+    char *dir = t_mkdtemp();
+    blob_t seg, ck;
+    size_t off4;
+    build_crashed(dir, &seg, &ck, &off4);
+    dmp_evlog_conf_t c = t_conf();
+    /* the log cut cleanly at a record boundary below the synced point: refused */
+    size_t off3 = off4 - (EVLOG_HDR + strlen("third record"));
+    put_log(dir, &ck, seg.data, off3);
+    dmp_evlog_t *elog = NULL;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, "ends at seq 2"));
+    assert_non_null(strstr(err.msg, "seq 3 was acknowledged"));
+    /* a torn newest checkpoint slot falls back to the older one */
+    put_log(dir, &ck, seg.data, seg.len);
+    elog = t_open(dir, &c); /* synced 3; close writes synced 6 into the other slot */
+    dmp_evlog_close(elog);
+    char *cp = dmp_asprintf("%s/checkpoint", dir);
+    blob_t ck2 = slurp(cp);
+    int newest = evlog_get64((uint8_t *)ck2.data + 8) == 6 ? 0 : 1;
+    assert_int_equal(evlog_get64((uint8_t *)ck2.data + newest * EVLOG_CK_SLOT + 8), 6);
+    ck2.data[newest * EVLOG_CK_SLOT + 20] ^= 0x01;
+    write_file(cp, ck2.data, ck2.len);
+    elog = t_open(dir, &c);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.synced_seq, 3);
+    assert_int_equal(st.next_seq, 7);
+    dmp_evlog_close(elog);
+    /* segment files gone but the checkpoint remembers acknowledged records: refused */
+    char *sp = seg_file(dir, 1);
+    unlink(sp);
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, "no segment files"));
+    dmp_free(sp);
+    dmp_free(cp);
+    dmp_free(ck2.data);
+    dmp_free(seg.data);
+    dmp_free(ck.data);
+    t_rmrf(dir);
+}
+
+/* ---- concurrency: readers and retention while appending */
+
+typedef struct rd {
+    dmp_evlog_t *elog;
+    volatile int *stop;
+    int errors;
+    uint64_t reads;
+} rd_t;
+
+typedef struct rdc {
+    uint64_t expect;
+    int bad;
+} rdc_t;
+
+static int rd_cb(void *ud, const dmp_evlog_entry_t *e)
+{
+    rdc_t *c = ud;
+    if (c->expect && e->seq != c->expect)
+        c->bad = 1;
+    c->expect = e->seq + 1;
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    rd_t *r = arg;
+    uint64_t from = 1;
+    while (!__atomic_load_n(r->stop, __ATOMIC_ACQUIRE)) {
+        rdc_t c = {0};
+        dmp_evlog_read_info_t info;
+        dmp_error_t err = {0};
+        if (dmp_evlog_read(r->elog, from, 50, 0, rd_cb, &c, &info, &err) != DMP_OK || c.bad)
+            r->errors++;
+        if (info.count && c.expect != info.next_seq)
+            r->errors++;
+        from = info.next_seq;
+        r->reads++;
+        if (info.count == 0)
+            dmp_evlog_wait(r->elog, from - 1, 20, NULL);
+    }
+    return NULL;
+}
+
+static void *waiter_main(void *arg)
+{
+    dmp_evlog_t *elog = arg;
+    return (void *)(intptr_t)dmp_evlog_wait(elog, 1u << 30, -1, NULL);
+}
+
+static void test_readers_during_appends(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.segment_bytes = 8192;
+    c.retention_bytes = 4 * 8192;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    volatile int stop = 0;
+    pthread_t rth[3], wth[3];
+    rd_t rd[3];
+    for (int i = 0; i < 3; i++) {
+        rd[i] = (rd_t){elog, &stop, 0, 0};
+        pthread_create(&rth[i], NULL, reader_main, &rd[i]);
+    }
+    thr_t t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (thr_t){elog, i, 300, 2, dmp_calloc(300, sizeof(uint64_t)), 0};
+        pthread_create(&wth[i], NULL, thr_main, &t[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(wth[i], NULL);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(rth[i], NULL);
+        assert_int_equal(rd[i].errors, 0);
+        assert_int_equal(t[i].fails, 0);
+        assert_true(rd[i].reads > 0);
+        dmp_free(t[i].seqs);
+    }
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_true(st.segments_deleted > 0);
+    assert_int_equal(st.next_seq, 901);
+    /* close wakes a subscriber blocked without a timeout */
+    pthread_t w;
+    pthread_create(&w, NULL, waiter_main, elog);
+    usleep(30 * 1000);
+    dmp_evlog_close(elog);
+    void *ret;
+    pthread_join(w, &ret);
+    assert_int_equal((int)(intptr_t)ret, DMP_UNAVAILABLE);
+    t_rmrf(dir);
+}
+
+static int slow_fail_sync(int fd)
+{
+    usleep(2000);
+    errno = EIO;
+    return -1;
+}
+
+static void test_fsync_failure_concurrent(void **state)
+{
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    dmp_evlog_t *elog = t_open(dir, &c);
+    t_append(elog, "before", 0);
+    dmp_evlog__fdatasync_hook = slow_fail_sync;
+    pthread_t th[6];
+    thr_t t[6];
+    for (int i = 0; i < 6; i++) {
+        t[i] = (thr_t){elog, i, 10, 1, dmp_calloc(10, sizeof(uint64_t)), 0};
+        pthread_create(&th[i], NULL, thr_main, &t[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(t[i].fails, 10); /* nothing acknowledged after the failure */
+        dmp_free(t[i].seqs);
+    }
+    dmp_evlog__fdatasync_hook = fdatasync;
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.read_only, 1);
+    assert_int_equal(st.syncs, 2); /* one good sync, one failed, never retried */
+    assert_int_equal(st.next_seq, 2);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -961,6 +1193,10 @@ int main(void)
         cmocka_unit_test(test_enospc),
         cmocka_unit_test(test_destroy),
         cmocka_unit_test(test_gap_refused),
+        cmocka_unit_test(test_sealed_damage),
+        cmocka_unit_test(test_checkpoint_rules),
+        cmocka_unit_test(test_readers_during_appends),
+        cmocka_unit_test(test_fsync_failure_concurrent),
     };
     dmp_log_set_level(DMP_LOG_ERROR + 1);
     return cmocka_run_group_tests(tests, NULL, NULL);
