@@ -118,6 +118,7 @@ typedef struct dmp_schema_opts {
     const dmp_schema_registry_t *registry; /* borrowed during compilation only; may be NULL */
     dmp_schema_loader_fn loader;           /* may be NULL */
     void *loader_ud;
+    uint64_t max_eval_steps; /* subschema evaluations per validation; 0 = 10 million */
 } dmp_schema_opts_t;
 
 /* Compiles json[0..len). On success *out owns the schema (free with dmp_schema_free); it

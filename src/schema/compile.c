@@ -17,6 +17,7 @@
 #define DEFAULT_MAX_INSTANCE_BYTES ((size_t)16 << 20)
 #define DEFAULT_MAX_INSTANCE_DEPTH 256u
 #define DEFAULT_MATCH_LIMIT 200000u
+#define DEFAULT_MAX_STEPS 10000000ull
 #define MAX_EXTERNAL_DOCS 256
 
 /* ---- registry ---- */
@@ -588,6 +589,24 @@ static void build_ptab(sch_t *s)
     }
 }
 
+/* Index of a keyword the compiler acts on, or -1: used to refuse duplicates. */
+static int keyword_id(const dmp_json_node_t *k)
+{
+    static const char *const kws[] = {
+        "type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+        "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
+        "minContains", "maxContains", "uniqueItems", "pattern", "format", "const", "enum",
+        "required", "dependentRequired", "dependencies", "$ref", "$dynamicRef", "allOf",
+        "anyOf", "oneOf", "not", "if", "then", "else", "prefixItems", "items", "contains",
+        "unevaluatedItems", "unevaluatedProperties", "additionalProperties", "propertyNames",
+        "properties", "dependentSchemas", "patternProperties", "$defs", "definitions", "$id",
+        "$anchor", "$dynamicAnchor", NULL};
+    for (int i = 0; kws[i]; i++)
+        if (is_key(k, kws[i]))
+            return i;
+    return -1;
+}
+
 static sch_key_t mkkey(const dmp_json_node_t *k)
 {
     return (sch_key_t){k->u.s, k->len, k->aux};
@@ -626,10 +645,20 @@ static sch_t *compile_node(comp_t *C, cdoc_t *d, const dmp_json_node_t *n, const
     }
     const dmp_json_node_t *end = n + n->span;
     const dmp_json_node_t *required = NULL;
+    uint8_t seen[64] = {0};
     for (const dmp_json_node_t *k = n + 1; k < end && !C->failed; k = k + 1 + k[1].span) {
         const dmp_json_node_t *v = k + 1;
         char *kl = child_loc(loc, k->u.s, k->len);
         const char *kw = k->u.s;
+        int kid = keyword_id(k);
+        if (kid >= 0) {
+            if (seen[kid]) {
+                cerr(C, kl, "duplicate keyword '%s'%s", kw, "");
+                dmp_free(kl);
+                break;
+            }
+            seen[kid] = 1;
+        }
         if (is_key(k, "type")) {
             if (v->type == DMP_JSON_ARRAY) {
                 for (const dmp_json_node_t *t = dmp_json_first(v); t; t = dmp_json_next(v, t))
@@ -742,7 +771,9 @@ static sch_t *compile_node(comp_t *C, cdoc_t *d, const dmp_json_node_t *n, const
                     m = arr;
                 }
             }
-        } else if (is_key(k, "dependencies") && v->type == DMP_JSON_OBJECT) {
+        } else if (is_key(k, "dependencies") && v->type == DMP_JSON_OBJECT &&
+                   !dmp_json_get(n, "dependentRequired", 17) &&
+                   !dmp_json_get(n, "dependentSchemas", 16)) {
             /* pre-2019 form, accepted for compatibility: arrays are dependentRequired,
              * schemas are dependentSchemas */
             s->dep_req = dmp_calloc(v->aux + 1, sizeof(sch_depreq_t));
@@ -959,6 +990,7 @@ int dmp_schema_compile(const char *json, size_t len, const dmp_schema_opts_t *op
     S->max_instance_depth = opts && opts->max_instance_depth ? opts->max_instance_depth
                                                              : DEFAULT_MAX_INSTANCE_DEPTH;
     S->max_captures = 1;
+    S->max_steps = opts && opts->max_eval_steps ? opts->max_eval_steps : DEFAULT_MAX_STEPS;
     comp_t C = {.S = S, .o = opts, .err = err};
     cdoc_t *d = add_doc(&C, doc, opts && opts->base_uri ? opts->base_uri : "");
     S->root = compile_node(&C, d, dmp_json_root(doc), d->uri, d->res[0]);

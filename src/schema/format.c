@@ -166,6 +166,8 @@ static int check_duration(const char *s, size_t n)
         const char *f = strchr(ord + pos, u);
         if (!f || u == '\0')
             return 0;
+        if (pos > 0 && f - ord != pos)
+            return 0; /* RFC 3339 appendix A: Y M D and H M S come without gaps */
         pos = (int)(f - ord) + 1;
         any = 1;
         others = 1;
@@ -364,11 +366,33 @@ static int check_rel_pointer(const char *s, size_t n)
 }
 
 /* RFC 3986/3987 reference syntax. iri: non-ASCII allowed. need_scheme: absolute URI. */
+static int uri_char(unsigned char c, int iri, const char *extra)
+{
+    if (c >= 0x80)
+        return iri;
+    return isalnum(c) || strchr("-._~!$&'()*+,;=", c) || (extra && strchr(extra, c));
+}
+
+/* Checks s[0..n) made of 'allowed' chars and %XX escapes. */
+static int uri_part(const char *s, size_t n, int iri, const char *extra)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n + 0 || !isxdigit((unsigned char)s[i + 1]) ||
+                !isxdigit((unsigned char)s[i + 2]))
+                return 0;
+            i += 2;
+        } else if (!c || !uri_char(c, iri, extra)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int check_uri(const char *s, size_t n, int iri, int need_scheme)
 {
-    size_t i = 0;
-    /* scheme */
-    size_t j = 0;
+    size_t i = 0, j = 0;
     while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '+' || s[j] == '-' || s[j] == '.'))
         j++;
     int has_scheme = j > 0 && j < n && s[j] == ':' && isalpha((unsigned char)s[0]);
@@ -376,40 +400,122 @@ static int check_uri(const char *s, size_t n, int iri, int need_scheme)
         return 0;
     if (has_scheme)
         i = j + 1;
-    int in_auth = 0;
     if (i + 1 < n && s[i] == '/' && s[i + 1] == '/') {
-        in_auth = 1;
         i += 2;
         size_t a = i;
         while (i < n && s[i] != '/' && s[i] != '?' && s[i] != '#')
             i++;
-        /* authority: [userinfo@]host[:port] */
-        const char *au = s + a;
+        const char *au = s + a, *host = au;
         size_t al = i - a;
-        const char *host = au;
         const char *atp = memchr(au, '@', al);
-        if (atp)
+        if (atp) {
+            if (!uri_part(au, (size_t)(atp - au), iri, ":"))
+                return 0;
             host = atp + 1;
+        }
         size_t hl = al - (size_t)(host - au);
+        const char *port = NULL;
         if (hl && host[0] == '[') {
             const char *rb = memchr(host, ']', hl);
-            if (!rb || !check_ipv6(host + 1, (size_t)(rb - host - 1)))
+            if (!rb)
                 return 0;
-            const char *rest = rb + 1;
-            if (rest < host + hl && *rest != ':')
+            size_t il = (size_t)(rb - host - 1);
+            const char *ip = host + 1;
+            if (il > 1 && (ip[0] == 'v' || ip[0] == 'V')) {
+                const char *dot = memchr(ip, '.', il);
+                if (!dot || dot == ip + 1 || !uri_part(dot + 1, il - (size_t)(dot + 1 - ip), 0, ":"))
+                    return 0;
+            } else if (!check_ipv6(ip, il)) {
                 return 0;
+            }
+            if (rb + 1 < host + hl) {
+                if (rb[1] != ':')
+                    return 0;
+                port = rb + 2;
+            }
         } else {
             const char *colon = memchr(host, ':', hl);
-            if (colon) {
-                for (const char *q = colon + 1; q < host + hl; q++)
-                    if (!isdigit((unsigned char)*q))
-                        return 0;
-            }
+            if (!uri_part(host, colon ? (size_t)(colon - host) : hl, iri, NULL))
+                return 0;
+            if (colon)
+                port = colon + 1;
         }
+        for (const char *q = port; q && q < host + hl; q++)
+            if (!isdigit((unsigned char)*q))
+                return 0;
+    } else if (!has_scheme) {
+        /* relative-path reference: no ':' in the first segment */
+        size_t e = i;
+        while (e < n && s[e] != '/' && s[e] != '?' && s[e] != '#')
+            e++;
+        if (memchr(s + i, ':', e - i))
+            return 0;
     }
-    (void)in_auth;
-    for (; i < n; i++) {
+    const char *h = memchr(s + i, '#', n - i);
+    size_t pe = h ? (size_t)(h - s) : n;
+    if (!uri_part(s + i, pe - i, iri, ":@/?"))
+        return 0;
+    if (h && !uri_part(h + 1, n - pe - 1, iri, ":@/?"))
+        return 0;
+    return 1;
+}
+
+static int check_uri_template(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c == '{') {
+            size_t e = i + 1;
+            while (e < n && s[e] != '}')
+                e++;
+            if (e >= n || e == i + 1)
+                return 0;
+            size_t k = i + 1;
+            if (strchr("+#./;?&=,!@|", s[k]))
+                k++;
+            /* varspec *( "," varspec ) */
+            for (;;) {
+                size_t v = k;
+                int prev_dot = 1;
+                while (k < e && (isalnum((unsigned char)s[k]) || s[k] == '_' || s[k] == '%' ||
+                                 s[k] == '.')) {
+                    if (s[k] == '.') {
+                        if (prev_dot)
+                            return 0;
+                        prev_dot = 1;
+                    } else if (s[k] == '%') {
+                        if (k + 2 >= e || !isxdigit((unsigned char)s[k + 1]) ||
+                            !isxdigit((unsigned char)s[k + 2]))
+                            return 0;
+                        k += 2;
+                        prev_dot = 0;
+                    } else {
+                        prev_dot = 0;
+                    }
+                    k++;
+                }
+                if (k == v || s[k - 1] == '.')
+                    return 0;
+                if (k < e && s[k] == ':') {
+                    size_t d = ++k;
+                    while (k < e && isdigit((unsigned char)s[k]))
+                        k++;
+                    if (k == d || k - d > 4 || s[d] == '0')
+                        return 0;
+                } else if (k < e && s[k] == '*') {
+                    k++;
+                }
+                if (k == e)
+                    break;
+                if (s[k] != ',')
+                    return 0;
+                k++;
+                if (k == e)
+                    return 0;
+            }
+            i = e;
+            continue;
+        }
         if (c == '%') {
             if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
                 !isxdigit((unsigned char)s[i + 2]))
@@ -417,41 +523,28 @@ static int check_uri(const char *s, size_t n, int iri, int need_scheme)
             i += 2;
             continue;
         }
-        if (c >= 0x80) {
-            if (!iri)
-                return 0;
-            continue;
-        }
-        if (isalnum(c) || strchr("-._~!$&'()*+,;=:@/?#[]", c))
-            continue;
-        return 0;
+        if (c <= 0x20 || c == 0x7f || strchr("\"<>\\^`|}", c))
+            return 0;
     }
-    /* '#' may appear once; '[' ']' only in the authority */
-    const char *h = memchr(s, '#', n);
-    if (h && memchr(h + 1, '#', n - (size_t)(h - s) - 1))
-        return 0;
     return 1;
-}
-
-static int check_uri_template(const char *s, size_t n)
-{
-    int open = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '{') {
-            if (open)
-                return 0;
-            open = 1;
-        } else if (s[i] == '}') {
-            if (!open)
-                return 0;
-            open = 0;
-        }
-    }
-    return !open;
 }
 
 static int check_regex(const char *s, size_t n)
 {
+    /* constructs PCRE2 accepts but ECMA-262 does not */
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] == '\\') {
+            if (s[i + 1] == 'a' || s[i + 1] == 'Z' || s[i + 1] == 'z' || s[i + 1] == 'A')
+                return 0;
+            i++;
+            continue;
+        }
+        if (s[i] == '(' && s[i + 1] == '?' && i + 2 < n &&
+            !strchr(":=!<", s[i + 2]))
+            return 0; /* (?P...), (?#...), (?i) ... */
+        if (s[i] == '(' && s[i + 1] == '?' && i + 3 < n && s[i + 2] == '<' && s[i + 3] == '=')
+            i += 3;
+    }
     char msg[64];
     dmp_re_t *re = dmp_re_compile(s, n, msg, sizeof msg);
     if (!re)

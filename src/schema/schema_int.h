@@ -159,6 +159,7 @@ struct dmp_schema {
     size_t max_instance_bytes;
     unsigned max_instance_depth;
     uint32_t max_captures;
+    uint64_t max_steps;
     /* ownership lists */
     sch_t **nodes;
     size_t n_nodes, cap_nodes;

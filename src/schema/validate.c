@@ -25,6 +25,11 @@ typedef struct pseg {
     uint32_t idx;
 } pseg_t;
 
+typedef struct frame {
+    const sch_t *s;
+    const dmp_json_node_t *in;
+} frame_t;
+
 typedef struct verr {
     char *inst, *kwloc, *abs, *kw, *msg;
 } verr_t;
@@ -40,6 +45,9 @@ struct dmp_schema_ctx {
     size_t depth, cap_path;
     sch_res_t **scope;
     size_t nscope, cap_scope;
+    frame_t *frames; /* schemas with references entered, with their instance */
+    size_t nframes, cap_frames;
+    uint64_t steps, max_steps;
     verr_t *errs;
     size_t n_errs, cap_errs;
     dmp_schema_error_t *pub;
@@ -82,6 +90,7 @@ void dmp_schema_ctx_free(dmp_schema_ctx_t *c)
     dmp_free(c->bits);
     dmp_free(c->path);
     dmp_free(c->scope);
+    dmp_free(c->frames);
     dmp_free(c->errs);
     dmp_free(c->pub);
     dmp_free(c);
@@ -214,7 +223,7 @@ static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw,
 
 static inline int fail_now(dmp_schema_ctx_t *c)
 {
-    return c->mute || !c->all;
+    return c->mute || !c->all || c->limit_hit;
 }
 
 static size_t bits_alloc(dmp_schema_ctx_t *c, uint32_t n)
@@ -279,7 +288,10 @@ static int re_match(dmp_schema_ctx_t *c, const sch_t *s, const char *kw, const d
     int r = dmp_re_search(re, c->md, c->mc, str->u.s, str->len);
     if (r < 0) {
         c->limit_hit = 1;
+        int m = c->mute;
+        c->mute = 0;
         report(c, s, kw, str, "%V: regular expression hit its match limit");
+        c->mute = m;
         return 0;
     }
     return r;
@@ -690,8 +702,44 @@ static int v_node(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in
     if (++c->rdepth > MAX_EVAL_DEPTH) {
         c->rdepth--;
         c->limit_hit = 1;
+        int m = c->mute;
+        c->mute = 0;
         report(c, s, "$ref", in, "schema recursion deeper than %d levels", MAX_EVAL_DEPTH);
+        c->mute = m;
         return 0;
+    }
+    if (++c->steps > c->max_steps) {
+        c->rdepth--;
+        if (!c->limit_hit) {
+            c->limit_hit = 1;
+            int m = c->mute;
+            c->mute = 0;
+            report(c, s, "$ref", in, "validation needs more than %llu steps (limit)",
+                   (unsigned long long)c->max_steps);
+            c->mute = m;
+        }
+        return 0;
+    }
+    int framed = 0;
+    if (s->ref || s->dyn_ref) {
+        /* the same schema on the same instance, in place: an endless reference loop */
+        for (size_t i = c->nframes; i-- > 0 && c->frames[i].in == in;)
+            if (c->frames[i].s == s) {
+                c->rdepth--;
+                c->limit_hit = 1;
+                int m = c->mute;
+                c->mute = 0;
+                report(c, s, "$ref", in, "references loop back to this schema without "
+                                         "consuming the instance");
+                c->mute = m;
+                return 0;
+            }
+        if (c->nframes == c->cap_frames) {
+            c->cap_frames = c->cap_frames ? c->cap_frames * 2 : 16;
+            c->frames = dmp_realloc(c->frames, c->cap_frames * sizeof(frame_t));
+        }
+        c->frames[c->nframes++] = (frame_t){s, in};
+        framed = 1;
     }
     int pushed = 0, ok = 1;
     if (c->nscope == 0 || c->scope[c->nscope - 1] != s->res) {
@@ -823,6 +871,8 @@ done:
     c->nbits = need_local ? mark : c->nbits;
     if (pushed)
         c->nscope--;
+    if (framed)
+        c->nframes--;
     c->rdepth--;
     return ok;
 }
@@ -841,7 +891,10 @@ static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t
     c->valid = 1;
     c->depth = 0;
     c->nscope = 0;
+    c->nframes = 0;
     c->nbits = 0;
+    c->steps = 0;
+    c->max_steps = S->max_steps;
     if (c->md_size < S->max_captures) {
         pcre2_match_data_free(c->md);
         c->md = pcre2_match_data_create(S->max_captures, NULL);
@@ -850,7 +903,7 @@ static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t
     pcre2_set_match_limit(c->mc, S->match_limit);
     pcre2_set_depth_limit(c->mc, S->match_limit);
     int ok = v_node(c, S->root, root, NOBITS);
-    if (ok && c->n_errs == 0)
+    if (ok && c->n_errs == 0 && !c->limit_hit)
         return DMP_OK;
     c->valid = 0;
     if (c->n_errs == 0) {

@@ -394,9 +394,9 @@ static void test_exports(void **state)
     assert_int_equal(dmp_catalog_openapi(f->cat, NULL, "shop", "orders", &o, &oa, &err), DMP_OK);
     assert_string_equal(json_string_value(json_object_get(oa, "openapi")), "3.1.0");
     json_t *paths = json_object_get(oa, "paths");
-    assert_non_null(json_object_get(json_object_get(paths, "/v1/streams/shop/orders/out/events"),
+    assert_non_null(json_object_get(json_object_get(paths, "/v1/products/shop/orders/ports/out/events"),
                                     "post"));
-    assert_non_null(json_object_get(paths, "/v1/streams/shop/orders/out/subscribe"));
+    assert_non_null(json_object_get(paths, "/v1/products/shop/orders/ports/out/subscribe"));
     json_decref(oa);
     assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "shop", "none", &o, &a, &err),
                      DMP_NOTFOUND);

@@ -206,7 +206,8 @@ static void test_recursion_and_cycles(void **st)
     dmp_schema_ctx_t *c = dmp_schema_ctx_new();
     dmp_error_t err = {0};
     assert_int_not_equal(check(s, c, "1", 0, &err), DMP_OK);
-    assert_non_null(strstr(err.msg, "recursion"));
+    assert_non_null(strstr(err.msg, "loop back"));
+    assert_int_equal(check(s, c, "1", 0, &err), DMP_LIMIT);
     dmp_schema_free(s);
     /* a real recursive tree schema */
     const char *tree = "{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":\"array\","
@@ -218,6 +219,28 @@ static void test_recursion_and_cycles(void **st)
     assert_string_equal(err.where, "/kids/0/kids/0/v");
     dmp_schema_free(s);
     dmp_schema_ctx_free(c);
+}
+
+static void test_step_budget(void **st)
+{
+    /* 2^24 paths through anyOf without any cycle: the step budget ends it */
+    dmp_buf_t b = DMP_BUF_INIT;
+    dmp_buf_puts(&b, "{\"$ref\":\"#/$defs/d0\",\"$defs\":{");
+    for (int i = 0; i < 24; i++)
+        dmp_buf_printf(&b, "\"d%d\":{\"anyOf\":[{\"$ref\":\"#/$defs/d%d\"},"
+                           "{\"$ref\":\"#/$defs/d%d\"}]},",
+                       i, i + 1, i + 1);
+    dmp_buf_puts(&b, "\"d24\":false}}");
+    dmp_schema_opts_t o = {0};
+    o.max_eval_steps = 100000;
+    dmp_schema_t *s = compile_ok(b.data, &o);
+    dmp_buf_free(&b);
+    dmp_schema_ctx_t *c = dmp_schema_ctx_new();
+    dmp_error_t err = {0};
+    assert_int_equal(check(s, c, "1", 0, &err), DMP_LIMIT);
+    assert_non_null(strstr(err.msg, "steps"));
+    dmp_schema_ctx_free(c);
+    dmp_schema_free(s);
 }
 
 static void test_redos_limit(void **st)
@@ -379,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_parse_limits),       cmocka_unit_test(test_error_sentence),
         cmocka_unit_test(test_fail_fast_and_all),  cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_recursion_and_cycles), cmocka_unit_test(test_redos_limit),
+        cmocka_unit_test(test_step_budget),
         cmocka_unit_test(test_instance_limits),    cmocka_unit_test(test_registry),
         cmocka_unit_test(test_format_modes),       cmocka_unit_test(test_node_and_jansson),
         cmocka_unit_test(test_threads),            cmocka_unit_test(test_unevaluated_and_dynamic),
