@@ -13,12 +13,42 @@
 
 #include "dmp/descriptor.h"
 
+/* `-` reads one descriptor from stdin; it has no directory, so schema files are refused. */
+static int load_stdin(dmp_descriptor_t **d, dmp_diags_t *diags, dmp_error_t *err)
+{
+    dmp_buf_t b = DMP_BUF_INIT;
+    char chunk[65536];
+    size_t n;
+    const size_t max = (size_t)4 << 20;
+    while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+        if (b.len + n > max) {
+            dmp_buf_free(&b);
+            dmp_diags_add(diags, DMP_SEV_ERROR, DMP_LIMIT, "limit", "<stdin>", (dmp_loc_t){0, 0},
+                          "", "", "input is larger than the limit of %zu bytes", max);
+            return DMP_ERR(err, DMP_LIMIT, "input is larger than the limit of %zu bytes", max);
+        }
+        dmp_buf_append(&b, chunk, n);
+    }
+    if (ferror(stdin)) {
+        dmp_buf_free(&b);
+        dmp_diags_add(diags, DMP_SEV_ERROR, DMP_IO, "io", "<stdin>", (dmp_loc_t){0, 0}, "", "",
+                      "cannot read standard input");
+        return DMP_ERR(err, DMP_IO, "cannot read standard input");
+    }
+    dmp_descriptor_opts_t o = {0};
+    o.source = "<stdin>";
+    int rc = dmp_descriptor_parse(b.data ? b.data : "", b.len, &o, d, diags, err);
+    dmp_buf_free(&b);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dmp validate [-o json|yaml] FILE...\n\n"
                "Checks data product descriptors (YAML or JSON) offline: syntax, required\n"
                "fields, types, names, references. Schema files named by a descriptor are\n"
-               "read relative to its directory.\n\n"
+               "read relative to its directory. FILE '-' reads standard input.\n"
+               "The rules are in docs/descriptor.md.\n\n"
                "options:\n"
                "  -o, --output FMT  print the findings as json or yaml on stdout\n"
                "  -q, --quiet       print nothing for valid files\n"
@@ -77,7 +107,8 @@ int dmp_cmd_validate(int argc, char **argv)
         dmp_descriptor_t *d = NULL;
         dmp_diags_t diags = {0};
         dmp_error_t err = {0};
-        int rc = dmp_descriptor_load(argv[i], &d, &diags, &err);
+        int rc = !strcmp(argv[i], "-") ? load_stdin(&d, &diags, &err)
+                                       : dmp_descriptor_load(argv[i], &d, &diags, &err);
         int unreadable = rc == DMP_IO || rc == DMP_NOTFOUND;
         int valid = rc == DMP_OK;
         if (valid)
