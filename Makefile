@@ -9,14 +9,24 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 
-.PHONY: all build deps run test unit asan fuzz bench clean format
+.PHONY: all build web deps run test unit asan fuzz bench clean format
 
 all: build
 
 deps:
 	@bash scripts/deps.sh build
 
-build:
+# The web UI (web/, served by `dmp serve` at /): pinned npm packages, built by Vite into
+# web/dist. Skipped with a warning when npm is absent (the server then answers / with 404).
+web:
+	@if command -v npm >/dev/null 2>&1; then \
+		if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund --loglevel=error); fi && \
+		(cd web && npm run --silent build >/dev/null); \
+	else \
+		echo "warning: npm not found: the web UI (web/dist) is not built" >&2; \
+	fi
+
+build: web
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 

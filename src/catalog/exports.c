@@ -259,7 +259,7 @@ static void port_paths(json_t *paths, const char *domain, const char *name, cons
     char *key = key_of(pn);
     char *sref = dmp_asprintf("#/components/schemas/%s", key);
     int stream = dmp_str_eq(jstr(p, "type"), "stream");
-    char *base = dmp_asprintf("/v1/streams/%s/%s/%s", domain, name, pn);
+    char *base = dmp_asprintf("/v1/products/%s/%s/ports/%s", domain, name, pn);
     char *events = dmp_asprintf("%s/events", base);
     json_t *item = json_object();
     json_t *event_schema = json_pack(
@@ -290,7 +290,7 @@ static void port_paths(json_t *paths, const char *domain, const char *name, cons
                   "operationId", op, "summary", "Read events from an offset", "parameters",
                   "name", "from", "in", "query", "required", 0, "schema", "type", "integer",
                   "minimum", 0, "name", "limit", "in", "query", "required", 0, "schema", "type",
-                  "integer", "minimum", 1, "maximum", 1000, "responses", "200", "description",
+                  "integer", "minimum", 1, "maximum", 10000, "responses", "200", "description",
                   "Events, oldest first", "content", "application/json", "schema", "type",
                   "array", "items", event_schema, "404", problem_ref()));
     dmp_free(op);

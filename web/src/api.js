@@ -1,0 +1,39 @@
+// api.js -- calls to the dmp HTTP API (same origin as the page).
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+async function getJson(path, signal) {
+  const res = await fetch(path, { headers: { Accept: 'application/json' }, signal });
+  let body = null;
+  try {
+    body = await res.json();
+  } catch {
+    body = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, body);
+  return body;
+}
+
+const seg = (s) => encodeURIComponent(s);
+
+export function search(params, signal) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  return getJson(`/v1/search?${q}`, signal);
+}
+
+export const entry = (domain, name) => getJson(`/v1/catalog/products/${seg(domain)}/${seg(name)}`);
+export const versions = (domain, name) =>
+  getJson(`/v1/products/${seg(domain)}/${seg(name)}/versions`);
+export const lineage = (domain, name, direction = 'both', depth = 3) =>
+  getJson(`/v1/lineage/${seg(domain)}/${seg(name)}?direction=${direction}&depth=${depth}`);
+export const topology = () => getJson('/v1/topology');
+// The provisioning state, when the product was applied (registered products have none).
+export const deployed = (domain, name) =>
+  getJson(`/v1/products/${seg(domain)}/${seg(name)}`).catch(() => null);
