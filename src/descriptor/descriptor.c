@@ -533,7 +533,6 @@ static void fold_resource_type(ctx_t *c, json_t *obj, const char *ptr)
     dmp_loc_t kl = dmp_doc_locs_get(c->d->locs, ap);
     dmp_loc_t vl = dmp_doc_locs_get_value(c->d->locs, ap);
     dmp_free(ap);
-    int exact = 0;
     /* find the resource's entry: walk the two segments of ptr ("/kind/i") */
     char *tmp = dmp_strdup(ptr + 1);
     char *slash = strchr(tmp, '/');
@@ -543,12 +542,9 @@ static void fold_resource_type(ctx_t *c, json_t *obj, const char *ptr)
         int64_t e = k >= 0 ? dmp_locs_child(c->d->locs, (uint32_t)k, slash + 1,
                                             strlen(slash + 1))
                            : -1;
-        if (e >= 0) {
+        if (e >= 0)
             dmp_locs_add(c->d->locs, (uint32_t)e, "type", 4, kl, vl);
-            exact = 1;
-        }
     }
-    (void)exact;
     dmp_free(tmp);
     json_object_set(obj, "type", v);
     json_object_del(obj, "resourceType");

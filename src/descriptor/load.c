@@ -555,8 +555,9 @@ static int on_start(loader_t *ld, struct fy_event *ev, int is_map)
         return -1;
     }
     if (is_merge) {
-        /* kept by the frame; handed to the parent's merge list when it closes */
-        loc_idx = top->loc_idx;
+        /* kept by the frame; handed to the parent's merge list when it closes. Its
+         * positions hang under a "<<" entry, so they never shadow the mapping's own keys */
+        loc_idx = dmp_locs_add(ld->locs, top->loc_idx, "<<", 2, top->key_loc, loc);
         dmp_free(top->key);
         top->key = NULL;
         top->have_key = 0;

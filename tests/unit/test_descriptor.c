@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "dmp/descriptor.h"
@@ -734,6 +735,67 @@ static void test_pointer_to_path_and_json(void **state)
     dmp_descriptor_free(d);
 }
 
+/* ---- the dmp validate command (skipped when the binary is not built) ---- */
+
+static int run_dmp(const char *args, char **out)
+{
+    const char *bd = getenv("DMP_BUILD_DIR");
+    char *cmd = dmp_asprintf("cd '%s' && NO_COLOR=1 '%s/dmp' %s 2>/dev/null", src_dir(), bd, args);
+    FILE *p = popen(cmd, "r");
+    dmp_free(cmd);
+    assert_non_null(p);
+    dmp_buf_t b = DMP_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+        dmp_buf_append(&b, chunk, n);
+    int st = pclose(p);
+    *out = b.data ? dmp_buf_steal(&b) : dmp_strdup("");
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli_validate(void **state)
+{
+    const char *bd = getenv("DMP_BUILD_DIR");
+    struct stat st;
+    char *bin = dmp_asprintf("%s/dmp", bd ? bd : "");
+    int have = bd && stat(bin, &st) == 0;
+    dmp_free(bin);
+    if (!have)
+        skip();
+    char *out = NULL;
+    assert_int_equal(run_dmp("validate examples/products/s3cdp.yaml "
+                             "examples/products/olympia-visitors.yaml",
+                             &out),
+                     0);
+    dmp_free(out);
+    assert_int_equal(run_dmp("validate -o json examples/products/s3cdp.yaml "
+                             "tests/cases/descriptor/bad-visibility.yaml",
+                             &out),
+                     1);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *files = json_object_get(j, "files");
+    assert_int_equal(json_array_size(files), 2);
+    assert_true(json_is_true(json_object_get(json_array_get(files, 0), "valid")));
+    json_t *bad = json_array_get(files, 1);
+    assert_true(json_is_false(json_object_get(bad, "valid")));
+    json_t *e0 = json_array_get(json_object_get(bad, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e0, "path")),
+                        "outputPorts[0].visibility");
+    json_decref(j);
+    dmp_free(out);
+    assert_int_equal(run_dmp("validate", &out), 64);
+    dmp_free(out);
+    assert_int_equal(run_dmp("validate --bogus x.yaml", &out), 64);
+    dmp_free(out);
+    assert_int_equal(run_dmp("validate tests/cases/descriptor/no-such-file.yaml", &out), 65);
+    dmp_free(out);
+    assert_int_equal(run_dmp("validate --help", &out), 0);
+    assert_non_null(strstr(out, "usage: dmp validate"));
+    dmp_free(out);
+}
+
 /* ---- case files ---- */
 
 static char *read_text(const char *path)
@@ -838,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_yaml_scalars_and_tags),
         cmocka_unit_test(test_pointer_to_path_and_json),
         cmocka_unit_test(test_case_files),
+        cmocka_unit_test(test_cli_validate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
