@@ -546,6 +546,16 @@ static void test_alias_within_limits_and_merge_keys(void **state)
     assert_int_equal(l.line, 10);
     dmp_descriptor_free(d);
 
+    /* an inline merge source never lends its positions to the mapping's own keys */
+    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts:\n"
+                           "  - <<: {name: zz, type: stream}\n    name: a\n",
+                           &d, &diags),
+                     DMP_OK);
+    assert_string_equal(d->resources[0].name, "a");
+    assert_int_equal(dmp_descriptor_loc(d, "/outputPorts/0/name").line, 6);
+    assert_int_equal(dmp_descriptor_loc(d, "/outputPorts/0/type").line, 5);
+    dmp_descriptor_free(d);
+
     assert_int_equal(parse("a: &x [1]\nb: *y\n", &d, &diags), DMP_PARSE);
     assert_diag_has(&diags, "syntax", "alias '*y' names no anchor");
     dmp_diags_free(&diags);
