@@ -104,6 +104,7 @@ typedef struct comp {
     size_t n_map, cap_map;
     int failed;
     int uses_uneval;
+    int no_validation; /* the root's meta-schema leaves out the validation vocabulary */
 } comp_t;
 
 #define PUSH(arr, n, cap, v)                                                                 \
@@ -295,7 +296,8 @@ static int load_external(comp_t *C, const char *abs)
     char *json = NULL;
     size_t len = 0;
     int owned = 0;
-    for (size_t i = 0; reg && i < reg->n; i++)
+    json = (char *)dmp_schema_builtin(abs, &len);
+    for (size_t i = 0; !json && reg && i < reg->n; i++)
         if (!strcmp(reg->e[i].uri, abs)) {
             json = reg->e[i].json;
             len = reg->e[i].len;
@@ -632,6 +634,8 @@ static sch_t *compile_node(comp_t *C, cdoc_t *d, const dmp_json_node_t *n, const
     s->loc = keep(C, node_pointer(d->doc, n));
     s->doc_uri = d->base[0] ? d->base[0] : d->uri;
     s->res = res;
+    if (res)
+        res->used = 1;
     s->format = -1;
     const char *loc = s->loc;
     if (n->type == DMP_JSON_TRUE || n->type == DMP_JSON_FALSE) {
@@ -658,6 +662,10 @@ static sch_t *compile_node(comp_t *C, cdoc_t *d, const dmp_json_node_t *n, const
                 break;
             }
             seen[kid] = 1;
+        }
+        if (C->no_validation && kid >= 0 && kid <= 21 && kid != 16) {
+            dmp_free(kl);
+            continue; /* validation vocabulary not in use: these are unknown keywords */
         }
         if (is_key(k, "type")) {
             if (v->type == DMP_JSON_ARRAY) {
@@ -922,6 +930,39 @@ static sch_t *compile_node(comp_t *C, cdoc_t *d, const dmp_json_node_t *n, const
     return s;
 }
 
+/* A custom meta-schema named by the root's "$schema" may list the vocabularies in use: without
+ * the validation vocabulary its keywords are ignored; with format-assertion, "format"
+ * asserts. */
+static void read_vocabularies(comp_t *C, const dmp_json_node_t *root)
+{
+    const dmp_json_node_t *ms = dmp_json_get(root, "$schema", 7);
+    if (!ms || ms->type != DMP_JSON_STRING || strstr(ms->u.s, "json-schema.org/"))
+        return;
+    char *abs = dmp_uri_resolve("", ms->u.s);
+    char *hash = strchr(abs, '#');
+    if (hash)
+        *hash = '\0';
+    ent_t *e = map_get(C, abs);
+    if (!e && load_external(C, abs) == DMP_OK)
+        e = map_get(C, abs);
+    C->failed = 0; /* an unknown meta-schema is not an error */
+    dmp_error_clear(C->err);
+    dmp_free(abs);
+    if (!e)
+        return;
+    const dmp_json_node_t *voc = dmp_json_get(e->n, "$vocabulary", 11);
+    if (!voc || voc->type != DMP_JSON_OBJECT)
+        return;
+    int validation = 0;
+    for (const dmp_json_node_t *k = dmp_json_first(voc); k; k = dmp_json_next(voc, k + 1)) {
+        if (strstr(k->u.s, "/vocab/validation"))
+            validation = 1;
+        if (strstr(k->u.s, "/vocab/format-assertion"))
+            C->S->format_assert = 1;
+    }
+    C->no_validation = !validation;
+}
+
 static void free_node(sch_t *s)
 {
     dmp_free(s->all_of);
@@ -993,18 +1034,25 @@ int dmp_schema_compile(const char *json, size_t len, const dmp_schema_opts_t *op
     S->max_steps = opts && opts->max_eval_steps ? opts->max_eval_steps : DEFAULT_MAX_STEPS;
     comp_t C = {.S = S, .o = opts, .err = err};
     cdoc_t *d = add_doc(&C, doc, opts && opts->base_uri ? opts->base_uri : "");
+    read_vocabularies(&C, dmp_json_root(doc));
     S->root = compile_node(&C, d, dmp_json_root(doc), d->uri, d->res[0]);
     /* compile every dynamic anchor of every resource reached, until nothing new appears */
-    for (size_t r = 0; r < S->n_res && !C.failed; r++) {
-        sch_res_t *res = S->res[r];
-        for (size_t i = 0; i < res->n_dyn && !C.failed; i++) {
-            cdoc_t *od = NULL;
-            for (size_t j = 0; j < C.n_docs; j++)
-                if (C.docs[j]->doc == res->doc)
-                    od = C.docs[j];
-            const dmp_json_node_t *nn = res->dyn_nodes[i];
-            uint32_t ni = dmp_json_index(od->doc, nn);
-            res->dyn[i].s = compile_node(&C, od, nn, od->base[ni], od->res[ni]);
+    for (int changed = 1; changed && !C.failed;) {
+        changed = 0;
+        for (size_t r = 0; r < S->n_res && !C.failed; r++) {
+            sch_res_t *res = S->res[r];
+            for (size_t i = 0; res->used && i < res->n_dyn && !C.failed; i++) {
+                if (res->dyn[i].s)
+                    continue;
+                cdoc_t *od = NULL;
+                for (size_t j = 0; j < C.n_docs; j++)
+                    if (C.docs[j]->doc == res->doc)
+                        od = C.docs[j];
+                const dmp_json_node_t *nn = res->dyn_nodes[i];
+                uint32_t ni = dmp_json_index(od->doc, nn);
+                res->dyn[i].s = compile_node(&C, od, nn, od->base[ni], od->res[ni]);
+                changed = 1;
+            }
         }
     }
     S->track_eval = C.uses_uneval;

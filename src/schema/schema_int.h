@@ -104,6 +104,7 @@ struct sch_res {
     size_t n_dyn;
     const dmp_json_node_t **dyn_nodes; /* during compilation */
     const dmp_json_doc_t *doc;
+    int used; /* some schema of this resource was compiled */
 };
 
 struct sch {
@@ -187,6 +188,9 @@ static inline const sch_prop_t *sch_find_prop(const sch_t *s, const char *k, uin
             return p;
     }
 }
+
+/* Built-in documents (meta.c): the 2020-12 meta-schemas by URI; NULL when unknown. */
+const char *dmp_schema_builtin(const char *uri, size_t *len);
 
 /* URI helpers (uri.c) */
 /* Resolves 'ref' against 'base' (RFC 3986 section 5.2). Caller frees. */
