@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "dmp/policy.h"
 
@@ -270,6 +272,46 @@ static void test_rule_breaking_change_major(void **state)
     dmp_descriptor_free(d);
     dmp_descriptor_free(old);
     dmp_policy_set_free(s);
+}
+
+/* A schema given as a file is checked after loading. */
+static void test_schema_file_is_seen(void **state)
+{
+    char dir[] = "/tmp/dmp-policy-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *prod = dmp_asprintf("%s/product.yaml", dir), *sch = dmp_asprintf("%s/s.json", dir);
+    FILE *f = fopen(prod, "w");
+    fputs(HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n"
+               "    visibility: public\n    schema: s.json\n", f);
+    fclose(f);
+    const char *schemas[2] = {"{\"description\": \"untyped\"}",
+                              "{\"type\": \"object\", \"properties\": {\"e\": "
+                              "{\"type\": \"string\", \"x-dmp-classification\": \"pii\"}}}"};
+    const char *expect[2] = {"typed-schema-typed", "pii-public-masked"};
+    for (int i = 0; i < 2; i++) {
+        f = fopen(sch, "w");
+        fputs(schemas[i], f);
+        fclose(f);
+        dmp_descriptor_t *d = NULL;
+        dmp_diags_t dg = {0};
+        dmp_error_t err = {0};
+        if (dmp_descriptor_load(prod, &d, &dg, &err) != DMP_OK)
+            fail_msg("load: %s", err.msg);
+        dmp_policy_set_t *s = defaults();
+        assert_int_equal(dmp_policy_evaluate(s, d, NULL, &dg, &err), DMP_POLICY);
+        if (dg.n != 1 || strcmp(dg.v[0].rule, expect[i]) != 0) {
+            dump(&dg);
+            fail_msg("expected exactly %s", expect[i]);
+        }
+        dmp_diags_free(&dg);
+        dmp_policy_set_free(s);
+        dmp_descriptor_free(d);
+    }
+    remove(sch);
+    remove(prod);
+    rmdir(dir);
+    dmp_free(prod);
+    dmp_free(sch);
 }
 
 static void test_admin_changes_default(void **state)
@@ -651,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_rule_pii_public_masked),
         cmocka_unit_test(test_rule_retention_max),
         cmocka_unit_test(test_rule_breaking_change_major),
+        cmocka_unit_test(test_schema_file_is_seen),
         cmocka_unit_test(test_admin_changes_default),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_message_template),
