@@ -471,19 +471,27 @@ static void h_favicon(dmp_http_req_t *req, dmp_http_resp_t *resp)
     send_file(req, resp, "favicon.svg");
 }
 
+/* The web UI's files and the API description are served without authentication once
+ * routes carry flags (the governance issue's DMP_ROUTE_PUBLIC). */
+#ifdef DMP_ROUTE_PUBLIC
+#define PUBLIC_GET(p, f) {.method = "GET", .pattern = p, .fn = f, .flags = DMP_ROUTE_PUBLIC}
+#else
+#define PUBLIC_GET(p, f) {.method = "GET", .pattern = p, .fn = f}
+#endif
+
 const dmp_http_route_t dmp_http_routes_catalog[] = {
-    {"GET", "/v1/search", h_search},
-    {"POST", "/v1/register", h_register},
-    {"GET", "/v1/catalog/products/{domain}/{name}", h_entry},
-    {"GET", "/v1/products/{domain}/{name}/versions", h_versions},
-    {"GET", "/v1/lineage/{domain}/{name}", h_lineage},
-    {"GET", "/v1/topology", h_topology},
-    {"GET", "/v1/products/{domain}/{name}/asyncapi", h_asyncapi},
-    {"GET", "/v1/products/{domain}/{name}/openapi", h_openapi_product},
-    {"GET", "/openapi", h_openapi},
-    {"GET", "/", h_index},
-    {"GET", "/index.html", h_index},
-    {"GET", "/favicon.svg", h_favicon},
-    {"GET", "/assets/{file}", h_asset},
-    {NULL, NULL, NULL},
+    {.method = "GET", .pattern = "/v1/search", .fn = h_search},
+    {.method = "POST", .pattern = "/v1/register", .fn = h_register},
+    {.method = "GET", .pattern = "/v1/catalog/products/{domain}/{name}", .fn = h_entry},
+    {.method = "GET", .pattern = "/v1/products/{domain}/{name}/versions", .fn = h_versions},
+    {.method = "GET", .pattern = "/v1/lineage/{domain}/{name}", .fn = h_lineage},
+    {.method = "GET", .pattern = "/v1/topology", .fn = h_topology},
+    {.method = "GET", .pattern = "/v1/products/{domain}/{name}/asyncapi", .fn = h_asyncapi},
+    {.method = "GET", .pattern = "/v1/products/{domain}/{name}/openapi", .fn = h_openapi_product},
+    PUBLIC_GET("/openapi", h_openapi),
+    PUBLIC_GET("/", h_index),
+    PUBLIC_GET("/index.html", h_index),
+    PUBLIC_GET("/favicon.svg", h_favicon),
+    PUBLIC_GET("/assets/{file}", h_asset),
+    {.method = NULL},
 };
