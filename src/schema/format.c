@@ -9,6 +9,7 @@
 #include "schema/schema_int.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 
 enum {
@@ -248,41 +249,314 @@ static int check_ipv6(const char *s, size_t n)
     return dbl ? groups < 8 : groups == 8;
 }
 
-static int label_ok(const char *s, size_t n, int idn)
+/* ---- host names: RFC 1123 labels; A-labels and U-labels per IDNA2008 (RFC 5890-5893),
+ * with reasonable effort: Punycode decoding, the DISALLOWED exceptions, the CONTEXTJ/O rules
+ * of RFC 5892 appendix A, and the Bidi rule, using code point ranges for the scripts. */
+
+static pthread_once_t mark_once = PTHREAD_ONCE_INIT;
+static pcre2_code *mark_re;
+
+static void mark_init(void)
 {
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+    int ec;
+    PCRE2_SIZE off;
+    mark_re = pcre2_compile((PCRE2_SPTR) "^\\p{M}", PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off,
+                            NULL);
+}
+
+static int is_mark(uint32_t cp)
+{
+    pthread_once(&mark_once, mark_init);
+    if (!mark_re)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (isalnum(c) || c == '-')
-            continue;
-        if (idn && c >= 0x80)
-            continue;
-        return 0;
+    char buf[4];
+    size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (n == 1) {
+        buf[0] = (char)cp;
+    } else if (n == 2) {
+        buf[0] = (char)(0xC0 | cp >> 6);
+        buf[1] = (char)(0x80 | (cp & 0x3F));
+    } else if (n == 3) {
+        buf[0] = (char)(0xE0 | cp >> 12);
+        buf[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[2] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        buf[0] = (char)(0xF0 | cp >> 18);
+        buf[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        buf[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[3] = (char)(0x80 | (cp & 0x3F));
     }
-    if (n >= 4 && s[2] == '-' && s[3] == '-' && !(tolower((unsigned char)s[0]) == 'x' &&
-                                                  tolower((unsigned char)s[1]) == 'n'))
-        return 0; /* reserved "??--" labels other than xn-- */
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    int rc = pcre2_match(mark_re, (PCRE2_SPTR)buf, n, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+static int in(uint32_t c, uint32_t lo, uint32_t hi)
+{
+    return c >= lo && c <= hi;
+}
+static int is_greek(uint32_t c)
+{
+    return in(c, 0x370, 0x3FF) && c != 0x375 ? 1 : in(c, 0x1F00, 0x1FFF);
+}
+static int is_hebrew(uint32_t c)
+{
+    return in(c, 0x591, 0x5F4) || in(c, 0xFB1D, 0xFB4F);
+}
+static int is_kana_han(uint32_t c)
+{
+    return (in(c, 0x3040, 0x30FF) && c != 0x30FB) || in(c, 0x31F0, 0x31FF) ||
+           in(c, 0x3400, 0x4DBF) || in(c, 0x4E00, 0x9FFF) || in(c, 0xF900, 0xFAFF) ||
+           in(c, 0x20000, 0x2FA1F) || c == 0x3005 || c == 0x3006 || c == 0x3007;
+}
+static int is_virama(uint32_t c)
+{
+    static const uint32_t v[] = {0x94D, 0x9CD, 0xA4D, 0xACD, 0xB4D, 0xBCD, 0xC4D, 0xCCD,
+                                 0xD3B, 0xD3C, 0xD4D, 0xDCA, 0xE3A, 0xEBA, 0xF84, 0x1039,
+                                 0x103A, 0x1714, 0x1734, 0x17D2, 0x1A60, 0x1B44, 0x1BAA,
+                                 0x1BAB, 0x1BF2, 0x1BF3, 0x2D7F, 0xA806, 0xA8C4, 0xA953,
+                                 0xA9C0, 0xAAF6, 0xABED, 0x10A3F, 0x11046, 0x1107F, 0x110B9};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] == c)
+            return 1;
+    return 0;
+}
+
+/* Bidi classes we need: 'L', 'R' (R and AL), 'A' (AN), 'E' (EN), 'N' (NSM), 'O' (other). */
+static char bidi(uint32_t c)
+{
+    if (in(c, '0', '9') || in(c, 0x6F0, 0x6F9))
+        return 'E';
+    if (in(c, 0x660, 0x669) || c == 0x66B || c == 0x66C)
+        return 'A';
+    if (is_mark(c))
+        return 'N';
+    if (in(c, 0x590, 0x8FF) || in(c, 0xFB1D, 0xFDFF) || in(c, 0xFE70, 0xFEFF) ||
+        in(c, 0x10800, 0x10FFF) || in(c, 0x1E800, 0x1EFFF))
+        return 'R';
+    if (c == '-')
+        return 'O';
+    return 'L';
+}
+
+/* RFC 3492 decoding of the part after "xn--"; 0 on error. */
+static int puny_decode(const char *s, size_t n, uint32_t *out, size_t *outn, size_t cap)
+{
+    size_t b = 0, o = 0;
+    for (size_t j = 0; j < n; j++)
+        if (s[j] == '-')
+            b = j;
+    if (b > 0) {
+        for (size_t j = 0; j < b; j++) {
+            if ((unsigned char)s[j] >= 0x80 || o >= cap)
+                return 0;
+            out[o++] = (unsigned char)s[j];
+        }
+        b++;
+    }
+    uint32_t nn = 128, bias = 72, i = 0;
+    for (size_t in_ = b; in_ < n;) {
+        uint32_t oldi = i, w = 1;
+        for (uint32_t k = 36;; k += 36) {
+            if (in_ >= n)
+                return 0;
+            char c = s[in_++];
+            uint32_t d = c >= '0' && c <= '9'   ? (uint32_t)(c - '0' + 26)
+                         : c >= 'a' && c <= 'z' ? (uint32_t)(c - 'a')
+                         : c >= 'A' && c <= 'Z' ? (uint32_t)(c - 'A')
+                                                : 36;
+            if (d >= 36 || d > (UINT32_MAX - i) / w)
+                return 0;
+            i += d * w;
+            uint32_t t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
+            if (d < t)
+                break;
+            if (w > UINT32_MAX / (36 - t))
+                return 0;
+            w *= 36 - t;
+        }
+        /* adapt */
+        uint32_t delta = oldi == 0 ? (i - oldi) / 700 : (i - oldi) / 2;
+        delta += delta / (uint32_t)(o + 1);
+        uint32_t k = 0;
+        while (delta > 455) {
+            delta /= 35;
+            k += 36;
+        }
+        bias = k + (36 * delta) / (delta + 38);
+        if (i / (o + 1) > 0x10FFFF - nn)
+            return 0;
+        nn += i / (uint32_t)(o + 1);
+        i %= (uint32_t)(o + 1);
+        if (o >= cap || nn > 0x10FFFF || (nn >= 0xD800 && nn <= 0xDFFF))
+            return 0;
+        memmove(out + i + 1, out + i, (o - i) * sizeof(uint32_t));
+        out[i++] = nn;
+        o++;
+    }
+    *outn = o;
     return 1;
+}
+
+/* Checks one U-label (code points). rtl_domain: some label of the name is right-to-left. */
+static int ulabel_ok(const uint32_t *c, size_t n, int rtl_domain)
+{
+    if (n == 0 || n > 63 || c[0] == '-' || c[n - 1] == '-')
+        return 0;
+    if (n >= 4 && c[2] == '-' && c[3] == '-')
+        return 0;
+    if (is_mark(c[0]))
+        return 0;
+    int arabic_digits = 0, ext_digits = 0, has_kana = 0, has_dot = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = c[i];
+        if (x < 0x80) {
+            if (!isalnum((int)x) && x != '-')
+                return 0;
+            continue;
+        }
+        if (x == 0x640 || x == 0x7FA || x == 0x302E || x == 0x302F || in(x, 0x3031, 0x3035) ||
+            x == 0x303B || in(x, 0x3002, 0x3002) || x == 0xFF0E || x == 0xFF61)
+            return 0;
+        if (x == 0xB7 && !(i > 0 && c[i - 1] == 'l' && i + 1 < n && c[i + 1] == 'l'))
+            return 0;
+        if (x == 0x375 && !(i + 1 < n && is_greek(c[i + 1])))
+            return 0;
+        if ((x == 0x5F3 || x == 0x5F4) && !(i > 0 && is_hebrew(c[i - 1])))
+            return 0;
+        if ((x == 0x200D || x == 0x200C) && !(i > 0 && is_virama(c[i - 1])))
+            return 0;
+        if (x == 0x30FB)
+            has_dot = 1;
+        if (is_kana_han(x))
+            has_kana = 1;
+        arabic_digits |= in(x, 0x660, 0x669);
+        ext_digits |= in(x, 0x6F0, 0x6F9);
+    }
+    if (has_dot && !has_kana)
+        return 0;
+    if (arabic_digits && ext_digits)
+        return 0;
+    if (!rtl_domain)
+        return 1;
+    /* RFC 5893 Bidi rule */
+    char first = bidi(c[0]);
+    size_t last = n;
+    while (last > 0 && bidi(c[last - 1]) == 'N')
+        last--;
+    if (last == 0)
+        return 0;
+    char end = bidi(c[last - 1]);
+    int en = 0, an = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        char b = bidi(c[i]);
+        en |= b == 'E';
+        an |= b == 'A';
+        r |= b == 'R' || b == 'A';
+    }
+    if (first == 'R') {
+        if (en && an)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (bidi(c[i]) == 'L')
+                return 0;
+        return end == 'R' || end == 'E' || end == 'A';
+    }
+    if (first == 'L') {
+        if (r)
+            return 0;
+        return end == 'L' || end == 'E';
+    }
+    return 0;
+}
+
+static size_t utf8_decode(const char *s, size_t n, uint32_t *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o < cap;) {
+        unsigned char b = (unsigned char)s[i];
+        uint32_t cp;
+        size_t k = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        if (i + k > n)
+            break;
+        cp = k == 1 ? b : k == 2 ? b & 0x1F : k == 3 ? b & 0x0F : b & 0x07;
+        for (size_t j = 1; j < k; j++)
+            cp = cp << 6 | ((unsigned char)s[i + j] & 0x3F);
+        out[o++] = cp;
+        i += k;
+    }
+    return o;
 }
 
 static int check_hostname(const char *s, size_t n, int idn)
 {
-    if (n == 0 || n > 253 + (idn ? 500 : 0))
+    if (n == 0 || n > 1024)
         return 0;
-    if (idn) {
-        /* reject ideographic full stop variants and disallowed code points cheaply */
-        if (strstr(s, "\xe3\x80\x82") && n < 2)
+    uint32_t cps[1024];
+    size_t m = utf8_decode(s, n, cps, 1024);
+    if (!idn) {
+        if (n > 253)
             return 0;
-    }
-    size_t st = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == '.') {
-            if (!label_ok(s + st, i - st, idn))
+        for (size_t i = 0; i < m; i++)
+            if (cps[i] >= 0x80)
                 return 0;
+    }
+    if (m > 253)
+        return 0;
+    /* split into labels (IDN: the ideographic and fullwidth full stops separate too) */
+    size_t starts[256], ends[256], nl = 0, st = 0;
+    for (size_t i = 0; i <= m; i++) {
+        if (i == m || cps[i] == '.' ||
+            (idn && (cps[i] == 0x3002 || cps[i] == 0xFF0E || cps[i] == 0xFF61))) {
+            if (nl == 256)
+                return 0;
+            starts[nl] = st;
+            ends[nl++] = i;
             st = i + 1;
         }
     }
+    /* decode A-labels, find whether the name is a Bidi domain name */
+    uint32_t dec[256][64];
+    size_t dn[256];
+    int rtl = 0;
+    for (size_t l = 0; l < nl; l++) {
+        const uint32_t *c = cps + starts[l];
+        size_t L = ends[l] - starts[l];
+        if (L == 0 || L > 63)
+            return 0;
+        if (L > 4 && (c[0] | 32) == 'x' && (c[1] | 32) == 'n' && c[2] == '-' && c[3] == '-') {
+            char a[64];
+            for (size_t i = 4; i < L; i++) {
+                if (c[i] >= 0x80)
+                    return 0;
+                a[i - 4] = (char)c[i];
+            }
+            if (!puny_decode(a, L - 4, dec[l], &dn[l], 64) || dn[l] == 0)
+                return 0;
+            int ascii = 1;
+            for (size_t i = 0; i < dn[l]; i++)
+                ascii &= dec[l][i] < 0x80;
+            if (ascii)
+                return 0; /* an A-label must encode some non-ASCII */
+        } else {
+            for (size_t i = 0; i < L; i++) {
+                if (!idn && !(isalnum((int)c[i]) || c[i] == '-'))
+                    return 0;
+                dec[l][i] = c[i];
+            }
+            dn[l] = L;
+            if (!idn && L >= 4 && c[2] == '-' && c[3] == '-')
+                return 0;
+        }
+        for (size_t i = 0; i < dn[l]; i++) {
+            char b = bidi(dec[l][i]);
+            rtl |= b == 'R' || b == 'A';
+        }
+    }
+    for (size_t l = 0; l < nl; l++)
+        if (!ulabel_ok(dec[l], dn[l], rtl))
+            return 0;
     return 1;
 }
 
