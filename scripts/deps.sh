@@ -5,8 +5,8 @@ set -euo pipefail
 
 BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl python3 \
  libfyaml-dev libjansson-dev libpcre2-dev libsqlite3-dev sqlite3 libmicrohttpd-dev \
- libcurl4-openssl-dev libcmocka-dev libgnutls28-dev"
-TEST_PKGS="clang libclang-rt-14-dev nodejs npm chromium graphviz"
+ libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libjwt-dev"
+TEST_PKGS="clang libclang-rt-14-dev nodejs npm chromium graphviz gnutls-bin"
 BENCH_PKGS="wrk nginx-light nats-server hyperfine"
 
 want="$BUILD_PKGS"

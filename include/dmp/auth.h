@@ -193,4 +193,36 @@ DMP_EXPORT json_t *dmp_audit_query(dmp_audit_t *audit, const char *product, size
 /* Outcome word of a status code: DMP_OK "allowed", DMP_DENIED "denied", ... */
 DMP_EXPORT const char *dmp_audit_outcome(int status);
 
+/* ---- wiring for `dmp serve`: everything above, from file paths */
+
+typedef struct dmp_security_conf {
+    const char *listen;           /* refuses a non-loopback address without credentials */
+    const char *data_dir;         /* audit.log goes here */
+    const char *tokens_file;
+    const char *jwt_hs256_secret_file;
+    const char *jwt_rs256_public_key_file;
+    const char *jwt_issuer;
+    const char *jwt_audience;
+    const char *tls_cert_file;    /* both or neither */
+    const char *tls_key_file;
+    const char *mask_mode;        /* "redact" (default) or "hash" */
+    const char *mask_key_file;    /* required for "hash" */
+    size_t audit_ring;            /* records kept in memory (0: 10000) */
+} dmp_security_conf_t;
+
+typedef struct dmp_security {
+    dmp_auth_t *auth;
+    dmp_audit_t *audit;
+    dmp_mask_policy_t mask;
+    char *tls_cert_pem; /* NULL: plain HTTP */
+    char *tls_key_pem;
+} dmp_security_t;
+
+/* Loads keys and files, opens the audit log, and checks the rules of the wiring (no
+ * credentials -> loopback only, logged as dev mode). Messages name the option, never
+ * a secret. */
+DMP_EXPORT int dmp_security_open(const dmp_security_conf_t *conf, dmp_security_t *out,
+                                 dmp_error_t *err);
+DMP_EXPORT void dmp_security_close(dmp_security_t *sec);
+
 #endif

@@ -12,6 +12,9 @@
 #include "dmp/provision.h"
 
 struct dmp_catalog;
+struct dmp_auth;
+struct dmp_audit;
+struct dmp_mask_policy;
 
 /* The services the handlers call. Borrowed: they must outlive the server. */
 typedef struct dmp_services {
@@ -19,6 +22,9 @@ typedef struct dmp_services {
     struct dmp_streams *streams; /* the stream-port service (streams.h); NULL: no data plane */
     struct dmp_catalog *cat; /* the catalog (catalog.h); NULL disables discovery */
     const char *web_dir;     /* built web UI served at / (NULL: none) */
+    struct dmp_auth *auth;   /* authenticator (auth.h); NULL or empty: dev mode, all admin */
+    struct dmp_audit *audit; /* access records (auth.h); NULL: none */
+    const struct dmp_mask_policy *mask; /* how pii is masked (auth.h); NULL: redact */
 } dmp_services_t;
 
 typedef struct dmp_http_conf {
@@ -28,6 +34,8 @@ typedef struct dmp_http_conf {
     unsigned per_ip_limit;      /* 0 = no per-address cap */
     unsigned timeout_s;         /* idle / slow-client timeout per connection */
     int access_log;             /* 1: one JSON line per request on stderr */
+    const char *tls_cert_pem;   /* HTTPS when both are set (PEM text, not paths) */
+    const char *tls_key_pem;
 } dmp_http_conf_t;
 
 typedef struct dmp_http_server dmp_http_server_t;

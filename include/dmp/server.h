@@ -23,6 +23,15 @@ typedef struct dmp_server_conf {
     char *log_format;
     char *public_url; /* how provisioners reach us; derived from listen when empty */
     char *web_dir;    /* the built web UI; "" = <binary dir>/../web/dist */
+    char *tokens_file;            /* security (auth.h, docs/security.md) */
+    char *jwt_hs256_secret_file;
+    char *jwt_rs256_public_key;
+    char *jwt_issuer;
+    char *jwt_audience;
+    char *tls_cert;
+    char *tls_key;
+    char *mask;
+    char *mask_key_file;
     size_t event_max_bytes;    /* stream ingest: one event */
     unsigned batch_max_events; /* stream ingest: events per batch */
     unsigned dedup_window;     /* stream ingest: de-dup window, in events per port */

@@ -23,6 +23,7 @@ static const dmp_cli_cmd_t commands[] = {
     {"search", "search the catalog", dmp_cmd_search},
     {"lineage", "show a product's upstream and downstream products", dmp_cmd_lineage},
     {"register", "catalogue an existing product without provisioning", dmp_cmd_register},
+    {"token", "create and list bearer tokens for dmp serve --tokens", dmp_cmd_token},
     {"version", "print the version", cmd_version},
 };
 

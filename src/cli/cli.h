@@ -55,4 +55,6 @@ int dmp_cmd_search(int argc, char **argv);
 int dmp_cmd_lineage(int argc, char **argv);
 int dmp_cmd_register(int argc, char **argv);
 
+int dmp_cmd_token(int argc, char **argv);
+
 #endif

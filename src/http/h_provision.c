@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dmp/auth.h"
 #include "dmp/catalog.h"
 #include "http/http_int.h"
 
@@ -105,6 +106,12 @@ static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
     dmp_descriptor_t *d = parse_body(req, resp);
     if (d == NULL)
         return;
+    /* the product's owner or its domain's owner group (auth.h); 404 if hidden */
+    if (dmp_http_authorize_product(req, resp, d->environment, d->domain, d->name, d,
+                                   DMP_ACT_APPLY) != 0) {
+        dmp_descriptor_free(d);
+        return;
+    }
     dmp_error_t err = {0};
     json_t *out = NULL;
     const char *dry = dmp_http_query(req, "dryRun");
@@ -170,6 +177,9 @@ static const char *env_of(json_t *doc)
 
 static void do_delete(dmp_http_req_t *req, dmp_http_resp_t *resp, const dmp_product_key_t *k)
 {
+    if (dmp_http_authorize_product(req, resp, k->environment, k->domain, k->name, NULL,
+                                   DMP_ACT_DELETE) != 0)
+        return;
     dmp_error_t err = {0};
     json_t *out = NULL;
     if (dmp_provision_delete(req->svc->prov, k, &out, &err) != DMP_OK) {

@@ -38,6 +38,10 @@ struct dmp_http_req {
     int nparams;
     const char *param_names[DMP_HTTP_MAX_PARAMS];
     char *params[DMP_HTTP_MAX_PARAMS]; /* owned by the request */
+    const struct dmp_principal *principal; /* the caller (auth.h); NULL = anonymous */
+    /* Set by dmp_http_authorize*: what the audit record written after the reply names. */
+    char *audit_product, *audit_port;
+    const char *audit_action;
 };
 
 typedef void (*dmp_http_handler_fn)(dmp_http_req_t *req, dmp_http_resp_t *resp);
@@ -57,6 +61,9 @@ extern const dmp_http_route_t dmp_http_routes_provision[];
 extern const dmp_http_route_t dmp_http_routes_health[];
 extern const dmp_http_route_t dmp_http_routes_events[];
 extern const dmp_http_route_t dmp_http_routes_catalog[];
+extern const dmp_http_route_t dmp_http_routes_audit[];
+/* Every route needs an authenticated caller except those of the tables listed in
+ * server.c's public_tables (the health probes); see docs/security.md. */
 
 /* Every route table, in match order (for GET /openapi). */
 const dmp_http_route_t *const *dmp_http_route_tables(size_t *n);
@@ -78,6 +85,32 @@ void dmp_http_reply_problem(dmp_http_resp_t *resp, int status, const char *code,
                             const char *detail, const char *field, const char *location);
 /* Problem from a dmp_error_t, with the HTTP status of its code. */
 void dmp_http_reply_error(dmp_http_resp_t *resp, const dmp_error_t *err);
+
+/* ---- authentication, authorization, masking, audit (h_audit.c; rules in auth.h) */
+struct dmp_acl;
+struct dmp_descriptor;
+/* Called by server.c before dispatch: sets req->principal (the dev principal when no
+ * credentials are configured). On failure replies 401 and returns -1. *owned is the
+ * principal to free after the request (dmp_principal_free). */
+int dmp_http_authenticate(dmp_http_req_t *req, const char *authorization, dmp_http_resp_t *resp,
+                          struct dmp_principal **owned);
+/* One call per request: 0 when req->principal may do 'action' (a dmp_action_t) on the
+ * product/port under 'acl'; otherwise replies 401/403/404 (404 when the caller may not
+ * see it, as for a product that does not exist) and returns -1. Either way the access
+ * is audited after the reply, with its final status. product is "domain/name". */
+int dmp_http_authorize(dmp_http_req_t *req, dmp_http_resp_t *resp, const struct dmp_acl *acl,
+                       const char *product, const char *port, int action);
+/* The same for a whole product: the ACL of the deployed version (newest, in 'env' or any
+ * environment when NULL), or of 'incoming' when nothing is deployed yet. */
+int dmp_http_authorize_product(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *env,
+                               const char *domain, const char *name,
+                               const struct dmp_descriptor *incoming, int action);
+/* Masks 'data' for req->principal under the port's schema and ACL (svc->mask policy).
+ * *out is a new reference. */
+int dmp_http_mask(dmp_http_req_t *req, const json_t *schema, const struct dmp_acl *acl,
+                  const json_t *data, json_t **out);
+/* Called by server.c after the handler: writes the audit record, if any. */
+void dmp_http_audit_finish(dmp_http_req_t *req, int status);
 
 int dmp_http_server_ready(const struct dmp_http_server *srv);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dmp/auth.h"
 #include "http/http_int.h"
 
 struct dmp_http_server {
@@ -28,6 +29,7 @@ typedef struct req_ctx {
     int64_t start_ns;
     char method[12];
     char *url; /* for the access log */
+    char principal[128]; /* the caller's name, for the access log ("" = none) */
 } req_ctx_t;
 
 static const dmp_http_route_t *route_tables[] = {
@@ -35,7 +37,22 @@ static const dmp_http_route_t *route_tables[] = {
     dmp_http_routes_provision,
     dmp_http_routes_events,
     dmp_http_routes_catalog,
+    dmp_http_routes_audit,
 };
+
+/* Tables served without authentication: liveness and readiness probes. */
+static const dmp_http_route_t *public_tables[] = {
+    dmp_http_routes_health,
+};
+
+static int route_is_public(const dmp_http_route_t *route)
+{
+    for (size_t t = 0; t < sizeof(public_tables) / sizeof(public_tables[0]); t++)
+        for (const dmp_http_route_t *r = public_tables[t]; r->pattern != NULL; r++)
+            if (r == route)
+                return 1;
+    return 0;
+}
 
 const dmp_http_route_t *const *dmp_http_route_tables(size_t *n)
 {
@@ -359,7 +376,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     dmp_http_resp_t resp = {0};
     int path_matched;
     const dmp_http_route_t *route = dmp_http_route_find(&req, &path_matched);
-    if (route != NULL) {
+    /* Authenticate every request once, before dispatch (unknown paths too, so they
+     * cannot be probed anonymously); public routes (probes) skip it. */
+    dmp_principal_t *owned = NULL;
+    int authed = 0;
+    if (route == NULL || !route_is_public(route))
+        authed = dmp_http_authenticate(&req,
+                                       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                   MHD_HTTP_HEADER_AUTHORIZATION),
+                                       &resp, &owned);
+    if (req.principal != NULL)
+        snprintf(ctx->principal, sizeof(ctx->principal), "%s", req.principal->name);
+    if (authed != 0) {
+        /* the 401 is in resp */
+    } else if (route != NULL) {
         route->fn(&req, &resp);
     } else if (path_matched) {
         char msg[128];
@@ -370,7 +400,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (resp.status == 0)
         dmp_http_reply_problem(&resp, 500, "DMP_IO", "handler produced no reply", NULL, NULL);
+    if (resp.status == 401)
+        dmp_buf_puts(&resp.headers, "WWW-Authenticate: Bearer realm=\"dmp\"\n");
+    dmp_http_audit_finish(&req, resp.status);
     enum MHD_Result ret = send_resp(conn, &resp, ctx);
+    dmp_principal_free(owned);
     for (int i = 0; i < req.nparams; i++)
         dmp_free(req.params[i]);
     dmp_free(resp.location);
@@ -396,7 +430,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         snprintf(dur, sizeof(dur), "%.3f", (double)(dmp_mono_ns() - ctx->start_ns) / 1e6);
         snprintf(bytes, sizeof(bytes), "%zu", ctx->body.len);
         dmp_log(DMP_LOG_INFO, "request", "method", ctx->method, "path", ctx->url, "status", status, "duration_ms", dur, "bytes_in",
-                bytes, "remote", addr, "outcome",
+                bytes, "remote", addr, "principal", ctx->principal[0] ? ctx->principal : "-",
+                "outcome",
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     }
     dmp_buf_free(&ctx->body);
@@ -467,16 +502,30 @@ int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_h
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
+    if (conf->tls_cert_pem && conf->tls_key_pem) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            dmp_free(srv);
+            return DMP_ERR(err, DMP_UNSUPPORTED, "this libmicrohttpd was built without TLS");
+        }
+        flags |= MHD_USE_TLS;
+        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)conf->tls_cert_pem};
+        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)conf->tls_key_pem};
+        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     srv->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         conf->timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_END);
+        (unsigned)1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (srv->d == NULL) {
         dmp_free(srv);
-        return DMP_ERR(err, DMP_IO, "cannot listen on %s (address in use or not allowed)",
-                       conf->listen);
+        return DMP_ERR(err, DMP_IO, "cannot listen on %s (address in use or not allowed%s)",
+                       conf->listen,
+                       tls[0].option != MHD_OPTION_END ? ", or the TLS certificate or key was "
+                                                         "rejected"
+                                                       : "");
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dmp/auth.h"
 #include "dmp/catalog.h"
 #include "dmp/http.h"
 #include "dmp/provision.h"
@@ -100,8 +101,24 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
     dmp_catalog_t *cat = NULL;
     dmp_streams_t *streams = NULL;
     char *db = NULL, *url = NULL, *catdb = NULL, *web = NULL;
+    dmp_security_t sec = {0};
     int rc;
     if ((rc = mkdir_p(conf->data_dir, err)) != DMP_OK)
+        goto out;
+    dmp_security_conf_t secc = {
+        .listen = conf->listen,
+        .data_dir = conf->data_dir,
+        .tokens_file = conf->tokens_file,
+        .jwt_hs256_secret_file = conf->jwt_hs256_secret_file,
+        .jwt_rs256_public_key_file = conf->jwt_rs256_public_key,
+        .jwt_issuer = conf->jwt_issuer,
+        .jwt_audience = conf->jwt_audience,
+        .tls_cert_file = conf->tls_cert,
+        .tls_key_file = conf->tls_key,
+        .mask_mode = conf->mask,
+        .mask_key_file = conf->mask_key_file,
+    };
+    if ((rc = dmp_security_open(&secc, &sec, err)) != DMP_OK)
         goto out;
     db = dmp_asprintf("sqlite:%s/dmp.db", conf->data_dir);
     if ((rc = dmp_store_open(db, &store, err)) != DMP_OK)
@@ -142,7 +159,8 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
     if ((rc = dmp_catalog_open(catdb, &cat, err)) != DMP_OK)
         goto out;
     web = web_dir_of(conf);
-    dmp_services_t svc = {.prov = prov, .cat = cat, .web_dir = web, .streams = streams};
+    dmp_services_t svc = {.prov = prov, .cat = cat, .web_dir = web, .streams = streams,
+                          .auth = sec.auth, .audit = sec.audit, .mask = &sec.mask};
     dmp_http_conf_t hc = {
         .listen = conf->listen,
         .max_body_bytes = conf->max_body_bytes,
@@ -150,6 +168,8 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
         .per_ip_limit = conf->per_ip_limit,
         .timeout_s = conf->timeout_s,
         .access_log = 1,
+        .tls_cert_pem = sec.tls_cert_pem,
+        .tls_key_pem = sec.tls_key_pem,
     };
     if ((rc = dmp_http_start(&hc, &svc, &srv, err)) != DMP_OK)
         goto out;
@@ -161,7 +181,8 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
         char *colon = strrchr(host, ':');
         if (colon)
             *colon = '\0';
-        url = dmp_asprintf("http://%s:%d", host, dmp_http_port(srv));
+        url = dmp_asprintf("%s://%s:%d", sec.tls_cert_pem ? "https" : "http", host,
+                           dmp_http_port(srv));
     }
     char *cb = dmp_asprintf("%s/v1/state/dataproduct/resource", url);
     dmp_provision_set_callback(prov, cb);
@@ -185,6 +206,7 @@ out:
     dmp_free(catdb);
     dmp_free(web);
     dmp_store_close(store);
+    dmp_security_close(&sec);
     dmp_free(db);
     dmp_free(url);
     return rc;
