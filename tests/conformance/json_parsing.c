@@ -79,5 +79,9 @@ int main(int argc, char **argv)
            "rejected)\n",
            pass, fail, expected, impl_acc, impl_rej);
     printf("%d passed, %d failed\n", pass, fail);
+    if (pass == 0) {
+        fprintf(stderr, "no test ran: is %s there?\n", dir);
+        return 1;
+    }
     return fail ? 1 : 0;
 }

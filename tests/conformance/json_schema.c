@@ -168,5 +168,9 @@ int main(int argc, char **argv)
            total_pass, total_fail, total_expected);
     printf("%d passed, %d failed\n", total_pass, total_fail);
     dmp_free(expected);
+    if (total_pass == 0) {
+        fprintf(stderr, "no test ran: is %s there?\n", base);
+        return 1;
+    }
     return total_fail ? 1 : 0;
 }
