@@ -85,7 +85,7 @@ struct dmp_auth {
     char *tokens_file;
     pthread_mutex_t mu;
     json_t *tokens;         /* records of the tokens file (under mu) */
-    struct timespec mtime;  /* of the loaded file */
+    struct stat st;         /* of the loaded file: inode, size, times */
     int64_t checked_ms;     /* last stat() */
     unsigned char *hs_key;
     size_t hs_len;
@@ -116,7 +116,7 @@ int dmp_auth_open(const dmp_auth_conf_t *conf, dmp_auth_t **out, dmp_error_t *er
             dmp_auth_close(a);
             return rc;
         }
-        a->mtime = st.st_mtim;
+        a->st = st;
         a->checked_ms = dmp_now_ms();
     }
     if (conf->jwt_hs256_secret && conf->jwt_hs256_secret_len > 0) {
@@ -186,22 +186,26 @@ static void maybe_reload(dmp_auth_t *a)
             dmp_log(DMP_LOG_WARN, "tokens file is gone: every token is revoked", "file",
                     a->tokens_file, NULL);
         json_array_clear(a->tokens);
-        memset(&a->mtime, 0, sizeof(a->mtime));
+        memset(&a->st, 0, sizeof(a->st));
         return;
     }
-    if (st.st_mtim.tv_sec == a->mtime.tv_sec && st.st_mtim.tv_nsec == a->mtime.tv_nsec)
+    /* File times are coarse (one tick), so the inode (a rename), size and ctime count too. */
+    if (st.st_ino == a->st.st_ino && st.st_dev == a->st.st_dev && st.st_size == a->st.st_size &&
+        st.st_mtim.tv_sec == a->st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == a->st.st_mtim.tv_nsec &&
+        st.st_ctim.tv_sec == a->st.st_ctim.tv_sec && st.st_ctim.tv_nsec == a->st.st_ctim.tv_nsec)
         return;
     json_t *fresh = NULL;
     dmp_error_t e = {0};
     if (dmp_tokens_load(a->tokens_file, &fresh, &e) != DMP_OK) {
         dmp_log(DMP_LOG_WARN, "tokens file did not reload; keeping the previous tokens",
                 "detail", e.msg, NULL);
-        a->mtime = st.st_mtim;
+        a->st = st;
         return;
     }
     json_decref(a->tokens);
     a->tokens = fresh;
-    a->mtime = st.st_mtim;
+    a->st = st;
     char n[32];
     snprintf(n, sizeof(n), "%zu", json_array_size(fresh));
     dmp_log(DMP_LOG_INFO, "tokens file reloaded", "file", a->tokens_file, "tokens", n, NULL);
