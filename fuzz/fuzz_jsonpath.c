@@ -10,7 +10,8 @@
 
 #include "dmp/jsonpath.h"
 
-static const char FIXED[] = "{\"a\":[1,2,{\"b\":\"x\",\"c\":[true,null,1.5]}],\"d\":{\"e\":\"\\u00e9\"}}";
+static const char FIXED[] =
+    "{\"a\":[1,2,{\"b\":\"x\",\"c\":[true,null,1.5]}],\"d\":{\"e\":\"\\u00e9\"}}";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,8 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!doc)
         doc = json_loads(FIXED, 0, NULL);
 
-    dmp_jsonpath_limits_t lim = {.max_len = 1024, .max_depth = 16, .max_steps = 20000,
-                                 .max_nodes = 2000, .regex_match_limit = 10000};
+    dmp_jsonpath_limits_t lim = {.max_len = 1024,
+                                 .max_depth = 16,
+                                 .max_steps = 20000,
+                                 .max_nodes = 2000,
+                                 .regex_match_limit = 10000};
     dmp_jsonpath_t *jp = NULL;
     dmp_error_t err = {0};
     if (dmp_jsonpath_compilen(s, elen, &lim, &jp, &err) == DMP_OK) {

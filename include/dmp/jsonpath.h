@@ -20,10 +20,10 @@
 typedef struct dmp_jsonpath dmp_jsonpath_t;
 
 typedef struct dmp_jsonpath_limits {
-    size_t max_len;          /* expression bytes; default 4096 */
-    int max_depth;           /* nesting of filters, parentheses, calls; default 32 */
-    uint64_t max_steps;      /* evaluation work units per call; default 2,000,000 */
-    size_t max_nodes;        /* nodes in any one nodelist; default 100,000 */
+    size_t max_len;             /* expression bytes; default 4096 */
+    int max_depth;              /* nesting of filters, parentheses, calls; default 32 */
+    uint64_t max_steps;         /* evaluation work units per call; default 2,000,000 */
+    size_t max_nodes;           /* nodes in any one nodelist; default 100,000 */
     uint32_t regex_match_limit; /* PCRE2 match limit for match()/search(); default 100,000 */
 } dmp_jsonpath_limits_t;
 
@@ -42,7 +42,10 @@ typedef struct dmp_jsonpath_nodelist {
     size_t cap;
 } dmp_jsonpath_nodelist_t;
 
-#define DMP_JSONPATH_NODELIST_INIT {NULL, 0, 0}
+#define DMP_JSONPATH_NODELIST_INIT                                                                 \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Compiles 'expr' (NUL-terminated). 'limits' may be NULL (defaults); zero fields
  * take the defaults. On success *out owns the query (release with

@@ -42,8 +42,8 @@ typedef struct dmp_policy_set dmp_policy_set_t; /* the layers, composed */
  * DMP_LIMIT, every problem is added to 'diags' (when not NULL) with its
  * file:line:col, and 'err' holds the first ("policy.yaml:7:12: rules.x.then.function:
  * unknown function 'truthyy' (did you mean 'truthy'?)"). */
-DMP_EXPORT int dmp_policy_parse(const char *buf, size_t len, const char *source,
-                                dmp_policy_t **out, dmp_diags_t *diags, dmp_error_t *err);
+DMP_EXPORT int dmp_policy_parse(const char *buf, size_t len, const char *source, dmp_policy_t **out,
+                                dmp_diags_t *diags, dmp_error_t *err);
 /* Reads and parses the file at 'path' (at most 1 MiB). */
 DMP_EXPORT int dmp_policy_load(const char *path, dmp_policy_t **out, dmp_diags_t *diags,
                                dmp_error_t *err);
@@ -104,9 +104,9 @@ DMP_EXPORT int dmp_policy_evaluate(const dmp_policy_set_t *s, const dmp_descript
 /* The same over a bare JSON document: 'domain' selects the domain layers (NULL: the
  * document's "domain" member), 'source' names the file in findings, and 'locs'
  * (may be NULL) gives positions, as returned by dmp_doc_load. */
-DMP_EXPORT int dmp_policy_evaluate_json(const dmp_policy_set_t *s, json_t *doc,
-                                        const char *domain, json_t *prev_doc,
-                                        const char *source, const dmp_doc_locs_t *locs,
-                                        dmp_diags_t *diags, dmp_error_t *err);
+DMP_EXPORT int dmp_policy_evaluate_json(const dmp_policy_set_t *s, json_t *doc, const char *domain,
+                                        json_t *prev_doc, const char *source,
+                                        const dmp_doc_locs_t *locs, dmp_diags_t *diags,
+                                        dmp_error_t *err);
 
 #endif

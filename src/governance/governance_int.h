@@ -24,7 +24,7 @@ typedef struct jp_selector {
     jp_sel_kind_t kind;
     char *name; /* JP_SEL_NAME: unescaped member name (may hold NUL bytes) */
     size_t name_len;
-    int64_t index; /* JP_SEL_INDEX */
+    int64_t index;            /* JP_SEL_INDEX */
     int64_t start, end, step; /* JP_SEL_SLICE */
     bool has_start, has_end;
     struct jp_expr *filter; /* JP_SEL_FILTER */
@@ -60,14 +60,14 @@ typedef enum { JP_FN_LENGTH, JP_FN_COUNT, JP_FN_MATCH, JP_FN_SEARCH, JP_FN_VALUE
 
 typedef struct jp_expr {
     jp_expr_kind_t kind;
-    bool paren;          /* written inside parentheses: a logical expression */
-    jp_cmp_op_t op;      /* JP_E_CMP */
+    bool paren;            /* written inside parentheses: a logical expression */
+    jp_cmp_op_t op;        /* JP_E_CMP */
     struct jp_expr *a, *b; /* operands; JP_E_FUNC: the arguments (b may be NULL) */
-    jp_query_t q;        /* JP_E_QUERY */
-    json_t *lit;         /* JP_E_LIT, owned */
-    jp_func_t fn;        /* JP_E_FUNC */
-    pcre2_code *re;      /* match/search with a literal pattern: compiled once */
-    bool re_invalid;     /* the literal pattern is not a valid I-Regexp */
+    jp_query_t q;          /* JP_E_QUERY */
+    json_t *lit;           /* JP_E_LIT, owned */
+    jp_func_t fn;          /* JP_E_FUNC */
+    pcre2_code *re;        /* match/search with a literal pattern: compiled once */
+    bool re_invalid;       /* the literal pattern is not a valid I-Regexp */
 } jp_expr_t;
 
 struct dmp_jsonpath {
@@ -101,10 +101,10 @@ void jp_pointer_put_name(dmp_buf_t *b, const char *name, size_t len);
 /* ---- policy functions (policy_funcs.c): the `then.function` of a rule. */
 
 typedef struct gov_call {
-    json_t *value;       /* the target value; NULL when it is undefined */
-    json_t *given;       /* the node `given` selected */
-    json_t *doc;         /* the whole document */
-    json_t *prev;        /* the previous version's document, or NULL */
+    json_t *value; /* the target value; NULL when it is undefined */
+    json_t *given; /* the node `given` selected */
+    json_t *doc;   /* the whole document */
+    json_t *prev;  /* the previous version's document, or NULL */
 } gov_call_t;
 
 typedef struct gov_func gov_func_t;
@@ -122,7 +122,6 @@ int gov_func_prepare(const gov_func_t *f, json_t *opts, void **state, char *msg,
 void gov_func_release(const gov_func_t *f, void *state);
 /* 0 when the value passes, 1 when it violates the rule ('msg' says why, as a phrase
  * such as "is missing"), or a negative status when the check could not run. */
-int gov_func_check(const gov_func_t *f, void *state, const gov_call_t *call, char *msg,
-                   size_t n);
+int gov_func_check(const gov_func_t *f, void *state, const gov_call_t *call, char *msg, size_t n);
 
 #endif

@@ -55,8 +55,8 @@ typedef struct ctx {
 typedef enum { V_NOTHING, V_JSON, V_NUM, V_LOGICAL, V_NODES } vkind_t;
 typedef struct val {
     vkind_t kind;
-    json_t *j;   /* V_JSON, borrowed */
-    double num;  /* V_NUM */
+    json_t *j;  /* V_JSON, borrowed */
+    double num; /* V_NUM */
     bool logical;
     jp_list_t nodes; /* V_NODES, owned */
 } val_t;
@@ -67,16 +67,16 @@ static bool step(ctx_t *c, uint64_t n)
         return false;
     c->steps += n;
     if (c->steps > c->lim->max_steps) {
-        c->rc = DMP_ERR(c->err, DMP_LIMIT,
-                        "jsonpath evaluation exceeded the work limit of %llu steps",
-                        (unsigned long long)c->lim->max_steps);
+        c->rc =
+            DMP_ERR(c->err, DMP_LIMIT, "jsonpath evaluation exceeded the work limit of %llu steps",
+                    (unsigned long long)c->lim->max_steps);
         return false;
     }
     return true;
 }
 
-static const jp_loc_t *loc_new(ctx_t *c, const jp_loc_t *parent, const char *key,
-                               size_t key_len, size_t index)
+static const jp_loc_t *loc_new(ctx_t *c, const jp_loc_t *parent, const char *key, size_t key_len,
+                               size_t index)
 {
     if (!c->arena || c->arena->used == sizeof(c->arena->locs) / sizeof(c->arena->locs[0])) {
         arena_blk_t *b = dmp_malloc(sizeof(*b));
@@ -92,8 +92,8 @@ static const jp_loc_t *loc_new(ctx_t *c, const jp_loc_t *parent, const char *key
     return l;
 }
 
-static void list_push(ctx_t *c, jp_list_t *l, json_t *v, const jp_loc_t *parent,
-                      const char *key, size_t key_len, size_t index)
+static void list_push(ctx_t *c, jp_list_t *l, json_t *v, const jp_loc_t *parent, const char *key,
+                      size_t key_len, size_t index)
 {
     if (c->rc != DMP_OK)
         return;
@@ -211,17 +211,20 @@ static void descend(ctx_t *c, const jp_segment_t *sg, json_t *v, const jp_loc_t 
 {
     if (depth > JP_MAX_DOC_DEPTH) {
         if (c->rc == DMP_OK)
-            c->rc = DMP_ERR(c->err, DMP_LIMIT, "jsonpath '..' over a document nested deeper "
-                                               "than %d", JP_MAX_DOC_DEPTH);
+            c->rc = DMP_ERR(c->err, DMP_LIMIT,
+                            "jsonpath '..' over a document nested deeper "
+                            "than %d",
+                            JP_MAX_DOC_DEPTH);
         return;
     }
     for (size_t k = 0; k < sg->n && c->rc == DMP_OK; k++)
         apply_selector(c, &sg->sels[k], v, loc, out);
     if (json_is_object(v)) {
         for (void *it = json_object_iter(v); it && step(c, 1); it = json_object_iter_next(v, it))
-            descend(c, sg, json_object_iter_value(it), loc ? loc_new(c, loc,
-                    json_object_iter_key(it), json_object_iter_key_len(it), 0) : NULL, out,
-                    depth + 1);
+            descend(c, sg, json_object_iter_value(it),
+                    loc ? loc_new(c, loc, json_object_iter_key(it), json_object_iter_key_len(it), 0)
+                        : NULL,
+                    out, depth + 1);
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v) && step(c, 1); i++)
             descend(c, sg, json_array_get(v, i), loc ? loc_new(c, loc, NULL, 0, i) : NULL, out,
@@ -308,8 +311,7 @@ static bool json_eq(ctx_t *c, json_t *a, json_t *b)
         if (json_object_size(a) != json_object_size(b))
             return false;
         for (void *it = json_object_iter(a); it; it = json_object_iter_next(a, it)) {
-            json_t *o = json_object_getn(b, json_object_iter_key(it),
-                                         json_object_iter_key_len(it));
+            json_t *o = json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
             if (!o || !json_eq(c, json_object_iter_value(it), o))
                 return false;
         }
@@ -473,9 +475,12 @@ static bool eval_logical(ctx_t *c, const jp_expr_t *e, json_t *cur)
     if (!step(c, 1))
         return false;
     switch (e->kind) {
-    case JP_E_OR: return eval_logical(c, e->a, cur) || eval_logical(c, e->b, cur);
-    case JP_E_AND: return eval_logical(c, e->a, cur) && eval_logical(c, e->b, cur);
-    case JP_E_NOT: return !eval_logical(c, e->a, cur) && c->rc == DMP_OK;
+    case JP_E_OR:
+        return eval_logical(c, e->a, cur) || eval_logical(c, e->b, cur);
+    case JP_E_AND:
+        return eval_logical(c, e->a, cur) && eval_logical(c, e->b, cur);
+    case JP_E_NOT:
+        return !eval_logical(c, e->a, cur) && c->rc == DMP_OK;
     case JP_E_QUERY: {
         jp_list_t l = {0};
         eval_query(c, &e->q, e->q.relative ? cur : c->root, NULL, &l);
@@ -483,7 +488,8 @@ static bool eval_logical(ctx_t *c, const jp_expr_t *e, json_t *cur)
         list_free(&l);
         return r;
     }
-    case JP_E_FUNC: return regex_call(c, e, cur);
+    case JP_E_FUNC:
+        return regex_call(c, e, cur);
     case JP_E_CMP: {
         val_t a, b;
         bool r = false;
@@ -492,16 +498,29 @@ static bool eval_logical(ctx_t *c, const jp_expr_t *e, json_t *cur)
         if (c->rc != DMP_OK)
             return false;
         switch (e->op) {
-        case JP_OP_EQ: r = val_eq(c, &a, &b); break;
-        case JP_OP_NE: r = !val_eq(c, &a, &b); break;
-        case JP_OP_LT: r = val_lt(&a, &b); break;
-        case JP_OP_LE: r = val_lt(&a, &b) || val_eq(c, &a, &b); break;
-        case JP_OP_GT: r = val_lt(&b, &a); break;
-        case JP_OP_GE: r = val_lt(&b, &a) || val_eq(c, &a, &b); break;
+        case JP_OP_EQ:
+            r = val_eq(c, &a, &b);
+            break;
+        case JP_OP_NE:
+            r = !val_eq(c, &a, &b);
+            break;
+        case JP_OP_LT:
+            r = val_lt(&a, &b);
+            break;
+        case JP_OP_LE:
+            r = val_lt(&a, &b) || val_eq(c, &a, &b);
+            break;
+        case JP_OP_GT:
+            r = val_lt(&b, &a);
+            break;
+        case JP_OP_GE:
+            r = val_lt(&b, &a) || val_eq(c, &a, &b);
+            break;
         }
         return r;
     }
-    case JP_E_LIT: return false;
+    case JP_E_LIT:
+        return false;
     }
     return false;
 }
@@ -514,13 +533,27 @@ void jp_path_put_name(dmp_buf_t *b, const char *name, size_t len)
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)name[i];
         switch (ch) {
-        case '\b': dmp_buf_puts(b, "\\b"); break;
-        case '\f': dmp_buf_puts(b, "\\f"); break;
-        case '\n': dmp_buf_puts(b, "\\n"); break;
-        case '\r': dmp_buf_puts(b, "\\r"); break;
-        case '\t': dmp_buf_puts(b, "\\t"); break;
-        case '\'': dmp_buf_puts(b, "\\'"); break;
-        case '\\': dmp_buf_puts(b, "\\\\"); break;
+        case '\b':
+            dmp_buf_puts(b, "\\b");
+            break;
+        case '\f':
+            dmp_buf_puts(b, "\\f");
+            break;
+        case '\n':
+            dmp_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            dmp_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            dmp_buf_puts(b, "\\t");
+            break;
+        case '\'':
+            dmp_buf_puts(b, "\\'");
+            break;
+        case '\\':
+            dmp_buf_puts(b, "\\\\");
+            break;
         default:
             if (ch < 0x20)
                 dmp_buf_printf(b, "\\u%04x", ch);
@@ -601,8 +634,10 @@ int dmp_jsonpath_compilen(const char *expr, size_t len, const dmp_jsonpath_limit
     if (len > jp->lim.max_len) {
         size_t max = jp->lim.max_len;
         dmp_free(jp);
-        return DMP_ERR(err, DMP_LIMIT, "jsonpath expression of %zu bytes exceeds the limit of "
-                       "%zu bytes", len, max);
+        return DMP_ERR(err, DMP_LIMIT,
+                       "jsonpath expression of %zu bytes exceeds the limit of "
+                       "%zu bytes",
+                       len, max);
     }
     jp->text = dmp_strndup(expr, len);
     jp->text_len = len;

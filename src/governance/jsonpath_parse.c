@@ -133,8 +133,8 @@ int jp_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
             return -1;
         c = (c << 6) | (s[i] & 0x3F);
     }
-    if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-        c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+    if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10FFFF ||
+        (c >= 0xD800 && c <= 0xDFFF))
         return -1;
     *cp = c;
     return n;
@@ -210,13 +210,27 @@ static int parse_string(parser_t *p, dmp_buf_t *b)
             uint32_t cp, lo;
             p->pos++;
             switch (e) {
-            case 'b': dmp_buf_putc(b, '\b'); break;
-            case 'f': dmp_buf_putc(b, '\f'); break;
-            case 'n': dmp_buf_putc(b, '\n'); break;
-            case 'r': dmp_buf_putc(b, '\r'); break;
-            case 't': dmp_buf_putc(b, '\t'); break;
-            case '/': dmp_buf_putc(b, '/'); break;
-            case '\\': dmp_buf_putc(b, '\\'); break;
+            case 'b':
+                dmp_buf_putc(b, '\b');
+                break;
+            case 'f':
+                dmp_buf_putc(b, '\f');
+                break;
+            case 'n':
+                dmp_buf_putc(b, '\n');
+                break;
+            case 'r':
+                dmp_buf_putc(b, '\r');
+                break;
+            case 't':
+                dmp_buf_putc(b, '\t');
+                break;
+            case '/':
+                dmp_buf_putc(b, '/');
+                break;
+            case '\\':
+                dmp_buf_putc(b, '\\');
+                break;
             case '\'':
             case '"':
                 if (e != q)
@@ -507,8 +521,10 @@ static jp_type_t func_result(jp_func_t fn)
 {
     switch (fn) {
     case JP_FN_MATCH:
-    case JP_FN_SEARCH: return T_LOGICAL;
-    default: return T_VALUE;
+    case JP_FN_SEARCH:
+        return T_LOGICAL;
+    default:
+        return T_VALUE;
     }
 }
 
@@ -534,13 +550,15 @@ static int check_logical(parser_t *p, const jp_expr_t *e, size_t at_pos)
     if (e->paren)
         return DMP_OK;
     switch (e->kind) {
-    case JP_E_LIT: return fail_at(p, at_pos, "%s", "a literal cannot be used as a test");
+    case JP_E_LIT:
+        return fail_at(p, at_pos, "%s", "a literal cannot be used as a test");
     case JP_E_FUNC:
         if (func_result(e->fn) != T_LOGICAL)
             return fail_at(p, at_pos, "%s() returns a value, not a logical result",
                            func_name(e->fn));
         return DMP_OK;
-    default: return DMP_OK;
+    default:
+        return DMP_OK;
     }
 }
 
@@ -550,7 +568,8 @@ static int check_comparable(parser_t *p, const jp_expr_t *e, size_t at_pos)
     if (e->paren)
         return fail_at(p, at_pos, "%s", "a parenthesised expression cannot be compared");
     switch (e->kind) {
-    case JP_E_LIT: return DMP_OK;
+    case JP_E_LIT:
+        return DMP_OK;
     case JP_E_QUERY:
         if (!e->q.singular)
             return fail_at(p, at_pos, "%s", "only singular queries can be compared");
@@ -560,19 +579,21 @@ static int check_comparable(parser_t *p, const jp_expr_t *e, size_t at_pos)
             return fail_at(p, at_pos, "%s() returns a logical result, which cannot be compared",
                            func_name(e->fn));
         return DMP_OK;
-    default: return fail_at(p, at_pos, "%s", "a logical expression cannot be compared");
+    default:
+        return fail_at(p, at_pos, "%s", "a logical expression cannot be compared");
     }
 }
 
-static int check_arg(parser_t *p, const jp_expr_t *e, jp_type_t want, jp_func_t fn,
-                     size_t at_pos)
+static int check_arg(parser_t *p, const jp_expr_t *e, jp_type_t want, jp_func_t fn, size_t at_pos)
 {
     if (want == T_VALUE) {
         if (!e->paren && (e->kind == JP_E_LIT || (e->kind == JP_E_QUERY && e->q.singular) ||
                           (e->kind == JP_E_FUNC && func_result(e->fn) == T_VALUE)))
             return DMP_OK;
-        return fail_at(p, at_pos, "argument of %s() must be a value (literal, singular query "
-                                  "or value function)", func_name(fn));
+        return fail_at(p, at_pos,
+                       "argument of %s() must be a value (literal, singular query "
+                       "or value function)",
+                       func_name(fn));
     }
     if (!e->paren && e->kind == JP_E_QUERY)
         return DMP_OK;
@@ -941,8 +962,11 @@ static jp_expr_t *parse_or(parser_t *p)
 
 int jp_parse(dmp_jsonpath_t *jp, dmp_error_t *err)
 {
-    parser_t p = {.s = jp->text, .len = jp->text_len, .max_depth = jp->lim.max_depth,
-                  .err = err, .rc = DMP_OK};
+    parser_t p = {.s = jp->text,
+                  .len = jp->text_len,
+                  .max_depth = jp->lim.max_depth,
+                  .err = err,
+                  .rc = DMP_OK};
     if (p.len > jp->lim.max_len)
         return DMP_ERR(err, DMP_LIMIT, "jsonpath expression of %zu bytes exceeds the limit of %zu",
                        p.len, jp->lim.max_len);

@@ -60,11 +60,29 @@ static int escape(rx_t *r, uint32_t *cp)
         return 0;
     r->pos++;
     switch (c) {
-    case 'n': *cp = '\n'; return 1;
-    case 'r': *cp = '\r'; return 1;
-    case 't': *cp = '\t'; return 1;
-    case '(': case ')': case '*': case '+': case '-': case '.': case '?':
-    case '[': case '\\': case ']': case '^': case '{': case '|': case '}':
+    case 'n':
+        *cp = '\n';
+        return 1;
+    case 'r':
+        *cp = '\r';
+        return 1;
+    case 't':
+        *cp = '\t';
+        return 1;
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '?':
+    case '[':
+    case '\\':
+    case ']':
+    case '^':
+    case '{':
+    case '|':
+    case '}':
         *cp = (uint32_t)c;
         return 1;
     case 'p':
@@ -75,14 +93,29 @@ static int escape(rx_t *r, uint32_t *cp)
         int major = rx_peek(r);
         const char *minors;
         switch (major) {
-        case 'L': minors = "lmotu"; break;
-        case 'M': minors = "cen"; break;
-        case 'N': minors = "dlo"; break;
-        case 'P': minors = "cdefios"; break;
-        case 'Z': minors = "lps"; break;
-        case 'S': minors = "ckmo"; break;
-        case 'C': minors = "cfno"; break;
-        default: return 0;
+        case 'L':
+            minors = "lmotu";
+            break;
+        case 'M':
+            minors = "cen";
+            break;
+        case 'N':
+            minors = "dlo";
+            break;
+        case 'P':
+            minors = "cdefios";
+            break;
+        case 'Z':
+            minors = "lps";
+            break;
+        case 'S':
+            minors = "ckmo";
+            break;
+        case 'C':
+            minors = "cfno";
+            break;
+        default:
+            return 0;
         }
         r->pos++;
         char cat[3] = {(char)major, 0, 0};
@@ -99,7 +132,8 @@ static int escape(rx_t *r, uint32_t *cp)
         dmp_buf_printf(&r->out, "\\%c{%s}", c, cat);
         return 2;
     }
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -255,7 +289,12 @@ static void parse_branch(rx_t *r)
                 emit_cp(r, cp);
             break;
         }
-        case '*': case '+': case '?': case '{': case '}': case ']':
+        case '*':
+        case '+':
+        case '?':
+        case '{':
+        case '}':
+        case ']':
             r->bad = true; /* a quantifier with nothing to repeat, or a stray bracket */
             return;
         default:
@@ -294,8 +333,8 @@ pcre2_code *jp_iregexp_compile(const char *pattern, size_t len, bool anchored)
     if (!r.bad) {
         int ec;
         PCRE2_SIZE eo;
-        re = pcre2_compile((PCRE2_SPTR)r.out.data, r.out.len, PCRE2_UTF | PCRE2_UCP, &ec, &eo,
-                           NULL);
+        re =
+            pcre2_compile((PCRE2_SPTR)r.out.data, r.out.len, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
     }
     dmp_buf_free(&r.out);
     return re;
@@ -314,8 +353,7 @@ int jp_regex_match(pcre2_code *re, const char *s, size_t len, uint32_t match_lim
         return 1;
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
-    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
-        rc == PCRE2_ERROR_HEAPLIMIT)
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
         return DMP_LIMIT;
     return 0; /* invalid UTF-8 in the subject and the like: no match */
 }

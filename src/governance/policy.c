@@ -28,8 +28,8 @@ typedef enum { F_NONE, F_PATH, F_KEY, F_JSONPATH } field_kind_t;
 
 typedef struct gov_then {
     field_kind_t field_kind;
-    char *field;        /* as written */
-    char **parts;       /* F_PATH: the dotted parts */
+    char *field;  /* as written */
+    char **parts; /* F_PATH: the dotted parts */
     size_t n_parts;
     dmp_jsonpath_t *jp; /* F_JSONPATH */
     const gov_func_t *fn;
@@ -71,10 +71,14 @@ struct dmp_policy_set {
 static const char *sev_name(int sev)
 {
     switch (sev) {
-    case DMP_SEV_ERROR: return "error";
-    case DMP_SEV_WARN: return "warn";
-    case DMP_SEV_INFO: return "info";
-    default: return "off";
+    case DMP_SEV_ERROR:
+        return "error";
+    case DMP_SEV_WARN:
+        return "warn";
+    case DMP_SEV_INFO:
+        return "info";
+    default:
+        return "off";
     }
 }
 
@@ -158,8 +162,7 @@ typedef struct pctx {
     int rc;
 } pctx_t;
 
-static void perr(pctx_t *pc, int code, const char *pointer, const char *fmt, ...)
-    DMP_PRINTF(4, 5);
+static void perr(pctx_t *pc, int code, const char *pointer, const char *fmt, ...) DMP_PRINTF(4, 5);
 
 static void perr(pctx_t *pc, int code, const char *pointer, const char *fmt, ...)
 {
@@ -170,8 +173,8 @@ static void perr(pctx_t *pc, int code, const char *pointer, const char *fmt, ...
     va_end(ap);
     dmp_loc_t loc = pc->locs ? dmp_doc_locs_get(pc->locs, pointer) : (dmp_loc_t){0, 0};
     char *path = dmp_pointer_to_path(pointer);
-    dmp_diags_add(pc->diags, DMP_SEV_ERROR, code, "policy", pc->source, loc, path, pointer,
-                  "%s", b.data);
+    dmp_diags_add(pc->diags, DMP_SEV_ERROR, code, "policy", pc->source, loc, path, pointer, "%s",
+                  b.data);
     if (pc->rc == DMP_OK) {
         pc->rc = DMP_ERR(pc->err, code, "%s:%d:%d: %s: %s", pc->source, loc.line, loc.col,
                          path[0] ? path : "policy", b.data);
@@ -195,7 +198,8 @@ static void check_keys(pctx_t *pc, json_t *obj, const char *ptr, const char *con
     const char *key;
     json_t *v;
     dmp_buf_t b = DMP_BUF_INIT;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         const char *best = NULL;
         bool ok = false;
         int bd = 3;
@@ -281,8 +285,10 @@ static void parse_rule(pctx_t *pc, const char *name, json_t *v, const char *ptr,
     if (!json_is_object(v)) {
         int sev = sev_parse(v);
         if (sev == -1)
-            perr(pc, DMP_INVALID, ptr, "rule '%s' must be a mapping, or a severity (error, warn, "
-                                       "info, off) that overrides an inherited rule", name);
+            perr(pc, DMP_INVALID, ptr,
+                 "rule '%s' must be a mapping, or a severity (error, warn, "
+                 "info, off) that overrides an inherited rule",
+                 name);
         r->override_only = true;
         r->severity = sev;
         return;
@@ -367,8 +373,8 @@ static void parse_rule(pctx_t *pc, const char *name, json_t *v, const char *ptr,
 int dmp_policy_parse(const char *buf, size_t len, const char *source, dmp_policy_t **out,
                      dmp_diags_t *diags, dmp_error_t *err)
 {
-    static const char *const top_keys[] = {"rules", "description", "extends", "formats",
-                                           "documentationUrl", NULL};
+    static const char *const top_keys[] = {"rules",   "description",      "extends",
+                                           "formats", "documentationUrl", NULL};
     *out = NULL;
     source = source ? source : "<policy>";
     if (len > POLICY_MAX_BYTES)
@@ -395,12 +401,14 @@ int dmp_policy_parse(const char *buf, size_t len, const char *source, dmp_policy
     if (!json_is_object(doc)) {
         perr(&pc, DMP_INVALID, "", "a policy file is a mapping with 'rules'");
     } else if (!json_is_object(rules)) {
-        perr(&pc, DMP_INVALID, rules ? "/rules" : "", "'rules' is required and must be a mapping "
-                                                     "of rule names to rules");
+        perr(&pc, DMP_INVALID, rules ? "/rules" : "",
+             "'rules' is required and must be a mapping "
+             "of rule names to rules");
     } else {
         check_keys(&pc, doc, "", top_keys);
         if (json_object_get(doc, "extends"))
-            perr(&pc, DMP_UNSUPPORTED, "/extends", "'extends' is not supported: dmp composes "
+            perr(&pc, DMP_UNSUPPORTED, "/extends",
+                 "'extends' is not supported: dmp composes "
                  "policies by layer (default, global, domain)");
         if (json_object_size(rules) > POLICY_MAX_RULES)
             perr(&pc, DMP_LIMIT, "/rules", "%zu rules exceed the limit of %d",
@@ -410,7 +418,8 @@ int dmp_policy_parse(const char *buf, size_t len, const char *source, dmp_policy
             json_t *v;
             dmp_buf_t b = DMP_BUF_INIT;
             p->rules = dmp_calloc(json_object_size(rules) + 1, sizeof(*p->rules));
-            json_object_foreach(rules, name, v) {
+            json_object_foreach(rules, name, v)
+            {
                 key_ptr(&b, "/rules", name);
                 if (!name[0] || strlen(name) > 128)
                     perr(&pc, DMP_INVALID, b.data, "a rule name must have 1 to 128 characters");
@@ -452,9 +461,9 @@ int dmp_policy_default(dmp_policy_t **out, dmp_error_t *err)
 typedef struct eff_rule {
     const gov_rule_t *def;
     int severity;
-    const char *origin; /* "default", "global" or a domain */
-    int level;          /* 0 default, 1 global, 2.. domain layers */
-    int def_level;      /* the layer that defined the rule */
+    const char *origin;       /* "default", "global" or a domain */
+    int level;                /* 0 default, 1 global, 2.. domain layers */
+    int def_level;            /* the layer that defined the rule */
     const char *error_origin; /* the layer that made it an error, when it is one */
     int error_level;
 } eff_rule_t;
@@ -520,12 +529,16 @@ static void eff_apply(eff_t *e, const dmp_policy_t *p, const char *origin, int l
                 dmp_buf_printf(conflicts, "policy of %s overrides unknown rule '%s'", origin,
                                r->name);
             else if (!strcmp(problem, "redefines"))
-                dmp_buf_printf(conflicts, "policy of %s redefines rule '%s' inherited from %s; "
-                               "give its rule a new name", origin, r->name, x->origin);
+                dmp_buf_printf(conflicts,
+                               "policy of %s redefines rule '%s' inherited from %s; "
+                               "give its rule a new name",
+                               origin, r->name, x->origin);
             else
-                dmp_buf_printf(conflicts, "policy of %s %s rule '%s', an error set by %s: a "
-                               "domain cannot relax an inherited error", origin, problem,
-                               r->name, x->error_origin ? x->error_origin : x->origin);
+                dmp_buf_printf(conflicts,
+                               "policy of %s %s rule '%s', an error set by %s: a "
+                               "domain cannot relax an inherited error",
+                               origin, problem, r->name,
+                               x->error_origin ? x->error_origin : x->origin);
         }
     }
 }
@@ -643,8 +656,10 @@ int dmp_policy_set_domain(dmp_policy_set_t *s, const char *domain, dmp_policy_t 
 {
     if (!domain_valid(domain)) {
         dmp_policy_free(p);
-        return DMP_ERR(err, DMP_INVALID, "invalid domain '%.100s': dot-separated names of "
-                       "letters, digits, '_' and '-'", domain ? domain : "");
+        return DMP_ERR(err, DMP_INVALID,
+                       "invalid domain '%.100s': dot-separated names of "
+                       "letters, digits, '_' and '-'",
+                       domain ? domain : "");
     }
     size_t k = 0;
     while (k < s->n_domains && strcmp(s->domains[k].domain, domain) != 0)
@@ -738,8 +753,8 @@ static void add_finding(ectx_t *x, int sev, int code, const char *rule, const ch
     dmp_diags_add(x->diags, (dmp_severity_t)sev, code, rule, x->source, loc, path, pointer, "%s",
                   msg);
     if (sev == DMP_SEV_ERROR && x->errors++ == 0)
-        snprintf(x->first, sizeof(x->first), "%s:%d:%d: %s: %s [%s]", x->source, loc.line,
-                 loc.col, path[0] ? path : "(document)", msg, rule);
+        snprintf(x->first, sizeof(x->first), "%s:%d:%d: %s: %s [%s]", x->source, loc.line, loc.col,
+                 path[0] ? path : "(document)", msg, rule);
     dmp_free(path);
 }
 
@@ -809,8 +824,8 @@ static void render(dmp_buf_t *out, const gov_rule_t *r, const char *pointer, jso
     dmp_free(path);
 }
 
-static void run_check(ectx_t *x, const gov_rule_t *r, int sev, const gov_then_t *t,
-                      json_t *given, json_t *value, const char *pointer)
+static void run_check(ectx_t *x, const gov_rule_t *r, int sev, const gov_then_t *t, json_t *given,
+                      json_t *value, const char *pointer)
 {
     char msg[512];
     gov_call_t call = {.value = value, .given = given, .doc = x->doc, .prev = x->prev};
@@ -892,8 +907,7 @@ static void eval_rule(ectx_t *x, const gov_rule_t *r, int sev)
         dmp_error_t e = {0};
         if (dmp_jsonpath_eval(r->given[g], x->doc, &nl, &e) != DMP_OK) {
             char msg[700];
-            snprintf(msg, sizeof(msg), "given '%.100s': %s", dmp_jsonpath_text(r->given[g]),
-                     e.msg);
+            snprintf(msg, sizeof(msg), "given '%.100s': %s", dmp_jsonpath_text(r->given[g]), e.msg);
             add_finding(x, DMP_SEV_ERROR, e.code, r->name, "", msg);
         }
         for (size_t i = 0; i < nl.n; i++)
@@ -928,8 +942,11 @@ int dmp_policy_evaluate_json(const dmp_policy_set_t *s, json_t *doc, const char 
 {
     if (!doc)
         return DMP_ERR(err, DMP_INVALID, "no document to evaluate policies on");
-    ectx_t x = {.doc = doc, .prev = prev_doc, .source = source ? source : "<input>",
-                .locs = locs, .diags = diags};
+    ectx_t x = {.doc = doc,
+                .prev = prev_doc,
+                .source = source ? source : "<input>",
+                .locs = locs,
+                .diags = diags};
     if (!domain)
         domain = json_string_value(json_object_get(doc, "domain"));
     return evaluate(s, &x, domain, err);
@@ -975,7 +992,10 @@ int dmp_policy_evaluate(const dmp_policy_set_t *s, const dmp_descriptor_t *d,
     bool copied, pcopied = false;
     json_t *doc = policy_view(d, &copied);
     json_t *pdoc = prev ? policy_view(prev, &pcopied) : NULL;
-    ectx_t x = {.doc = doc, .prev = pdoc, .source = d->source ? d->source : "<input>", .d = d,
+    ectx_t x = {.doc = doc,
+                .prev = pdoc,
+                .source = d->source ? d->source : "<input>",
+                .d = d,
                 .diags = diags};
     int rc = evaluate(s, &x, d->domain, err);
     if (copied)

@@ -34,11 +34,16 @@ static bool js_truthy(const json_t *v)
         return false;
     switch (json_typeof(v)) {
     case JSON_NULL:
-    case JSON_FALSE: return false;
-    case JSON_INTEGER: return json_integer_value(v) != 0;
-    case JSON_REAL: return json_real_value(v) != 0.0 && !isnan(json_real_value(v));
-    case JSON_STRING: return json_string_length(v) > 0;
-    default: return true; /* true, arrays and objects, as in JavaScript */
+    case JSON_FALSE:
+        return false;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0.0 && !isnan(json_real_value(v));
+    case JSON_STRING:
+        return json_string_length(v) > 0;
+    default:
+        return true; /* true, arrays and objects, as in JavaScript */
     }
 }
 
@@ -48,7 +53,8 @@ static void show(const json_t *v, char *out, size_t n)
     if (!v) {
         snprintf(out, n, "undefined");
     } else if (json_is_string(v)) {
-        snprintf(out, n, "'%.80s%s'", json_string_value(v), json_string_length(v) > 80 ? "..." : "");
+        snprintf(out, n, "'%.80s%s'", json_string_value(v),
+                 json_string_length(v) > 80 ? "..." : "");
     } else {
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         snprintf(out, n, "%.80s%s", s ? s : "?", s && strlen(s) > 80 ? "..." : "");
@@ -66,7 +72,8 @@ static bool opts_only(json_t *opts, const char *const *allowed, char *msg, size_
         snprintf(msg, n, "functionOptions must be a mapping");
         return false;
     }
-    json_object_foreach(opts, key, v) {
+    json_object_foreach(opts, key, v)
+    {
         bool ok = false;
         for (const char *const *a = allowed; *a; a++)
             ok |= strcmp(*a, key) == 0;
@@ -96,11 +103,16 @@ static pcre2_code *user_regex(const char *pat, char *msg, size_t n, const char *
             bool ok = true;
             uint32_t f = 0;
             for (const char *q = end + 1; *q; q++) {
-                if (*q == 'i') f |= PCRE2_CASELESS;
-                else if (*q == 'm') f |= PCRE2_MULTILINE;
-                else if (*q == 's') f |= PCRE2_DOTALL;
-                else if (*q == 'x') f |= PCRE2_EXTENDED;
-                else ok = false;
+                if (*q == 'i')
+                    f |= PCRE2_CASELESS;
+                else if (*q == 'm')
+                    f |= PCRE2_MULTILINE;
+                else if (*q == 's')
+                    f |= PCRE2_DOTALL;
+                else if (*q == 'x')
+                    f |= PCRE2_EXTENDED;
+                else
+                    ok = false;
             }
             if (ok) {
                 body = pat + 1;
@@ -154,8 +166,11 @@ static int check_truthy(void *st, const gov_call_t *c, char *msg, size_t n)
     if (!c->value)
         snprintf(msg, n, "is missing");
     else
-        snprintf(msg, n, "is empty (%s)", json_is_string(c->value) ? "''" :
-                 json_is_null(c->value) ? "null" : json_is_false(c->value) ? "false" : "0");
+        snprintf(msg, n, "is empty (%s)",
+                 json_is_string(c->value)  ? "''"
+                 : json_is_null(c->value)  ? "null"
+                 : json_is_false(c->value) ? "false"
+                                           : "0");
     return 1;
 }
 
@@ -296,7 +311,8 @@ static int enum_check(void *st, const gov_call_t *c, char *msg, size_t n)
     json_t *x;
     if (!c->value)
         return 0;
-    json_array_foreach(values, i, x) {
+    json_array_foreach(values, i, x)
+    {
         if (json_equal(x, c->value))
             return 0;
         if (json_is_number(x) && json_is_number(c->value) &&
@@ -410,8 +426,9 @@ static int casing_prepare(json_t *opts, void **state, char *msg, size_t n)
         if (strcmp(kinds[i].type, json_string_value(t)) == 0)
             k = (int)i;
     if (k < 0) {
-        snprintf(msg, n, "casing needs 'type', one of flat, camel, pascal, kebab, cobol, snake, "
-                         "macro");
+        snprintf(msg, n,
+                 "casing needs 'type', one of flat, camel, pascal, kebab, cobol, snake, "
+                 "macro");
         return DMP_INVALID;
     }
     if (dd && !json_is_boolean(dd)) {
@@ -458,7 +475,8 @@ static int xor_prepare(json_t *opts, void **state, char *msg, size_t n)
         snprintf(msg, n, "xor needs 'properties', a list of at least two names");
         return DMP_INVALID;
     }
-    json_array_foreach(p, i, x) {
+    json_array_foreach(p, i, x)
+    {
         if (!json_is_string(x)) {
             snprintf(msg, n, "xor 'properties' must all be strings");
             return DMP_INVALID;
@@ -475,7 +493,8 @@ static int xor_check(void *st, const gov_call_t *c, char *msg, size_t n)
     char names[200] = "";
     if (!c->value || !json_is_object(c->value))
         return 0;
-    json_array_foreach(props, i, x) {
+    json_array_foreach(props, i, x)
+    {
         if (json_object_get(c->value, json_string_value(x)))
             found++;
         size_t l = strlen(names);
@@ -502,10 +521,9 @@ static int duration_prepare(json_t *opts, void **state, char *msg, size_t n)
     json_t *mn = json_object_get(opts, "min"), *mx = json_object_get(opts, "max");
     duration_state_t *d = dmp_calloc(1, sizeof(*d));
     d->max_ms = -1;
-    if ((!mn && !mx) || (mn && (!json_is_string(mn) ||
-                                dmp_parse_duration_ms(json_string_value(mn), &d->min_ms))) ||
-        (mx && (!json_is_string(mx) ||
-                dmp_parse_duration_ms(json_string_value(mx), &d->max_ms)))) {
+    if ((!mn && !mx) ||
+        (mn && (!json_is_string(mn) || dmp_parse_duration_ms(json_string_value(mn), &d->min_ms))) ||
+        (mx && (!json_is_string(mx) || dmp_parse_duration_ms(json_string_value(mx), &d->max_ms)))) {
         dmp_free(d);
         snprintf(msg, n, "duration needs 'min' or 'max' written as a duration (\"365d\")");
         return DMP_INVALID;
@@ -630,7 +648,8 @@ static json_t *prev_port(json_t *prev, const char *name)
 {
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(prev, "outputPorts"), i, p) {
+    json_array_foreach(json_object_get(prev, "outputPorts"), i, p)
+    {
         const char *pn = json_string_value(json_object_get(p, "name"));
         if (pn && !strcmp(pn, name))
             return p;
@@ -654,8 +673,8 @@ static int compat_check(void *st, const gov_call_t *c, char *msg, size_t n)
     char *ot = json_dumps(os, JSON_COMPACT), *nt = json_dumps(ns, JSON_COMPACT);
     dmp_compat_report_t rep = {0};
     dmp_error_t err = {0};
-    int rc = dmp_schema_compat(ot, strlen(ot), nt, strlen(nt), (dmp_compat_mode_t)cs->mode, &rep,
-                               &err);
+    int rc =
+        dmp_schema_compat(ot, strlen(ot), nt, strlen(nt), (dmp_compat_mode_t)cs->mode, &rep, &err);
     free(ot);
     free(nt);
     if (rc != DMP_OK) {
@@ -667,12 +686,13 @@ static int compat_check(void *st, const gov_call_t *c, char *msg, size_t n)
         const char *ver = json_string_value(json_object_get(c->doc, "version"));
         const char *pver = json_string_value(json_object_get(c->prev, "version"));
         const char *loc = rep.n_changes && rep.changes[0].location ? rep.changes[0].location : "";
-        snprintf(msg, n, "the schema of port '%s' breaks %s compatibility with version %s "
+        snprintf(msg, n,
+                 "the schema of port '%s' breaks %s compatibility with version %s "
                  "(%zu change%s; first: %s%s%s), so version %s needs a new major version",
                  name, dmp_compat_mode_name((dmp_compat_mode_t)cs->mode), pver ? pver : "?",
                  rep.n_changes, rep.n_changes == 1 ? "" : "s",
-                 rep.n_changes ? rep.changes[0].message : "incompatible", loc[0] ? " at " : "",
-                 loc, ver ? ver : "?");
+                 rep.n_changes ? rep.changes[0].message : "incompatible", loc[0] ? " at " : "", loc,
+                 ver ? ver : "?");
     }
     dmp_compat_report_fini(&rep);
     return bad;
@@ -739,8 +759,7 @@ void gov_func_release(const gov_func_t *f, void *state)
         f->release(state);
 }
 
-int gov_func_check(const gov_func_t *f, void *state, const gov_call_t *call, char *msg,
-                   size_t n)
+int gov_func_check(const gov_func_t *f, void *state, const gov_call_t *call, char *msg, size_t n)
 {
     msg[0] = 0;
     return f->check(state, call, msg, n);

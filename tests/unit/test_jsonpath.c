@@ -48,8 +48,7 @@ static void expect_invalid(const char *expr, int code, const char *needle)
     int rc = dmp_jsonpath_compile(expr, NULL, &jp, &err);
     assert_null(jp);
     if (rc != code)
-        fail_msg("%s: expected %s, got %s (%s)", expr, dmp_errname(code), dmp_errname(rc),
-                 err.msg);
+        fail_msg("%s: expected %s, got %s (%s)", expr, dmp_errname(code), dmp_errname(rc), err.msg);
     if (!strstr(err.msg, needle))
         fail_msg("%s: message '%s' lacks '%s'", expr, err.msg, needle);
 }
@@ -77,7 +76,8 @@ static void test_descendants_and_filters(void **state)
     expect(DOC, "$..x", "/outputPorts/1/schema/properties/e/x");
     expect(DOC, "$.outputPorts[?@.owner]", "/outputPorts/0");
     expect(DOC, "$.outputPorts[?!@.owner].name", "/outputPorts/1/name");
-    expect(DOC, "$.outputPorts[?@.type == 'table' || @.name == 'a']", "/outputPorts/0 /outputPorts/1");
+    expect(DOC, "$.outputPorts[?@.type == 'table' || @.name == 'a']",
+           "/outputPorts/0 /outputPorts/1");
     expect(DOC, "$.outputPorts[?match(@.type, 'stream|table') && !$.owner].name",
            "/outputPorts/0/name /outputPorts/1/name");
     expect(DOC, "$..[?@.x == 'pii']", "/outputPorts/1/schema/properties/e");
@@ -107,12 +107,12 @@ static void test_normalized_paths(void **state)
 static void test_iregexp(void **state)
 {
     const char *doc = "[\"abc\", \"ab\\nc\", \"Ab\", \"x.y\", \"xzy\", \"\\u00e9t\\u00e9\"]";
-    expect(doc, "$[?match(@, 'a.c')]", "/0");          /* '.' does not match \n */
+    expect(doc, "$[?match(@, 'a.c')]", "/0"); /* '.' does not match \n */
     expect(doc, "$[?search(@, '[A-Z]')]", "/2");
-    expect(doc, "$[?match(@, 'x\\\\.y')]", "/3");      /* escaped dot is literal */
+    expect(doc, "$[?match(@, 'x\\\\.y')]", "/3"); /* escaped dot is literal */
     expect(doc, "$[?match(@, '\\\\p{L}+')]", "/0 /2 /4 /5");
-    expect(doc, "$[?search(@, '\\\\d')]", "");          /* \d is not I-Regexp: false */
-    expect(doc, "$[?match(@, 'a(?=b)c')]", "");          /* no lookahead in I-Regexp */
+    expect(doc, "$[?search(@, '\\\\d')]", "");  /* \d is not I-Regexp: false */
+    expect(doc, "$[?match(@, 'a(?=b)c')]", ""); /* no lookahead in I-Regexp */
     expect(doc, "$[?match(@, 'abc$')]", "/0");
 }
 
@@ -200,8 +200,7 @@ static void test_limits_regex(void **state)
     json_t *d = json_pack("[s]", s);
     dmp_jsonpath_t *jp = NULL;
     dmp_error_t err = {0};
-    assert_int_equal(dmp_jsonpath_compile("$[?match(@, '(a|aa)+')]", NULL, &jp, &err),
-                     DMP_OK);
+    assert_int_equal(dmp_jsonpath_compile("$[?match(@, '(a|aa)+')]", NULL, &jp, &err), DMP_OK);
     dmp_jsonpath_nodelist_t nl = DMP_JSONPATH_NODELIST_INIT;
     int64_t t0 = dmp_mono_ns();
     assert_int_equal(dmp_jsonpath_eval(jp, d, &nl, &err), DMP_LIMIT);
@@ -230,14 +229,10 @@ static void test_deep_document(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic_selectors),
-        cmocka_unit_test(test_descendants_and_filters),
-        cmocka_unit_test(test_normalized_paths),
-        cmocka_unit_test(test_iregexp),
-        cmocka_unit_test(test_type_errors),
-        cmocka_unit_test(test_limits_length_and_depth),
-        cmocka_unit_test(test_limits_work),
-        cmocka_unit_test(test_limits_regex),
+        cmocka_unit_test(test_basic_selectors),  cmocka_unit_test(test_descendants_and_filters),
+        cmocka_unit_test(test_normalized_paths), cmocka_unit_test(test_iregexp),
+        cmocka_unit_test(test_type_errors),      cmocka_unit_test(test_limits_length_and_depth),
+        cmocka_unit_test(test_limits_work),      cmocka_unit_test(test_limits_regex),
         cmocka_unit_test(test_deep_document),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

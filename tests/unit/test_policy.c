@@ -15,22 +15,21 @@
 #include "dmp/policy.h"
 
 /* The request of DESIGN 3A, unchanged. */
-static const char *REQ_3A =
-    "name: test_name\n"
-    "domain: test_domain\n"
-    "version: 1.0.1\n"
-    "environment: {name: test, specific: {}}\n"
-    "outputPorts:\n"
-    "  - name: test_s3\n"
-    "    resourceType: raw\n"
-    "    technology: s3cdp\n"
-    "    description: my s3 directory\n"
-    "    allow: [dmp-test-1, dmp-test-2]\n"
-    "    owner: dmp-test-owner\n"
-    "    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}\n"
-    "    dependsOn: []\n"
-    "workloads: []\n"
-    "observability: []\n";
+static const char *REQ_3A = "name: test_name\n"
+                            "domain: test_domain\n"
+                            "version: 1.0.1\n"
+                            "environment: {name: test, specific: {}}\n"
+                            "outputPorts:\n"
+                            "  - name: test_s3\n"
+                            "    resourceType: raw\n"
+                            "    technology: s3cdp\n"
+                            "    description: my s3 directory\n"
+                            "    allow: [dmp-test-1, dmp-test-2]\n"
+                            "    owner: dmp-test-owner\n"
+                            "    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}\n"
+                            "    dependsOn: []\n"
+                            "workloads: []\n"
+                            "observability: []\n";
 
 static dmp_descriptor_t *desc(const char *yaml)
 {
@@ -181,8 +180,9 @@ static void test_rule_typed_schema_required(void **state)
 
 static void test_rule_typed_schema_typed(void **state)
 {
-    default_pass(HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n"
-                      "    visibility: public\n    schema:\n      properties: {a: {type: string}}\n");
+    default_pass(HEAD
+                 "owner: a\noutputPorts:\n  - name: s\n    type: stream\n"
+                 "    visibility: public\n    schema:\n      properties: {a: {type: string}}\n");
     default_fail(HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n"
                       "    visibility: public\n    schema:\n      description: anything goes\n",
                  "typed-schema-typed", "/outputPorts/0/schema/type", 9, "neither 'type'");
@@ -192,21 +192,21 @@ static void test_rule_pii_public_masked(void **state)
 {
     const char *ok_masked =
         HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n    visibility: public\n"
-        "    schema:\n      type: object\n      properties:\n"
-        "        email: {type: string, x-dmp-classification: pii, x-dmp-mask: hash}\n";
+             "    schema:\n      type: object\n      properties:\n"
+             "        email: {type: string, x-dmp-classification: pii, x-dmp-mask: hash}\n";
     const char *ok_protected =
         HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n    visibility: protected\n"
-        "    allow: [x]\n    schema:\n      type: object\n      properties:\n"
-        "        email: {type: string, x-dmp-classification: pii}\n";
+             "    allow: [x]\n    schema:\n      type: object\n      properties:\n"
+             "        email: {type: string, x-dmp-classification: pii}\n";
     const char *bad =
         HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n    visibility: public\n"
-        "    schema:\n      type: object\n      properties:\n"
-        "        name: {type: string}\n"
-        "        email: {type: string, x-dmp-classification: pii}\n";
+             "    schema:\n      type: object\n      properties:\n"
+             "        name: {type: string}\n"
+             "        email: {type: string, x-dmp-classification: pii}\n";
     default_pass(ok_masked);
     default_pass(ok_protected);
-    default_fail(bad, "pii-public-masked", "/outputPorts/0/schema/properties/email/x-dmp-mask",
-                 13, "must be masked");
+    default_fail(bad, "pii-public-masked", "/outputPorts/0/schema/properties/email/x-dmp-mask", 13,
+                 "must be masked");
 }
 
 static void test_rule_retention_max(void **state)
@@ -215,7 +215,8 @@ static void test_rule_retention_max(void **state)
                       "    retention: {time: 365d}\n");
     default_fail(HEAD "owner: a\noutputPorts:\n  - name: s\n    type: files\n"
                       "    retention: {time: 400d}\n",
-                 "retention-max", "/outputPorts/0/retention/time", 8, "exceeds the maximum of 365d");
+                 "retention-max", "/outputPorts/0/retention/time", 8,
+                 "exceeds the maximum of 365d");
 }
 
 static void test_rule_breaking_change_major(void **state)
@@ -282,7 +283,8 @@ static void test_schema_file_is_seen(void **state)
     char *prod = dmp_asprintf("%s/product.yaml", dir), *sch = dmp_asprintf("%s/s.json", dir);
     FILE *f = fopen(prod, "w");
     fputs(HEAD "owner: a\noutputPorts:\n  - name: s\n    type: stream\n"
-               "    visibility: public\n    schema: s.json\n", f);
+               "    visibility: public\n    schema: s.json\n",
+          f);
     fclose(f);
     const char *schemas[2] = {"{\"description\": \"untyped\"}",
                               "{\"type\": \"object\", \"properties\": {\"e\": "
@@ -330,8 +332,10 @@ static void test_admin_changes_default(void **state)
     dmp_policy_set_t *s = defaults();
     assert_int_equal(dmp_policy_set_global(s, p, &err), DMP_OK);
     int rc;
-    dmp_diags_t dg = run(s, HEAD "owner: a\noutputPorts:\n  - name: camelCase\n    type: files\n"
-                                 "    retention: {time: 60d}\n", &rc);
+    dmp_diags_t dg = run(s,
+                         HEAD "owner: a\noutputPorts:\n  - name: camelCase\n    type: files\n"
+                              "    retention: {time: 60d}\n",
+                         &rc);
     assert_int_equal(rc, DMP_POLICY);
     assert_int_equal(dg.n, 1);
     assert_string_equal(dg.v[0].rule, "retention-max");
@@ -402,8 +406,8 @@ static void test_functions(void **state)
             "must not match");
     fn_case("enumeration", "{values: [public, protected]}", "{\"v\": \"public\"}",
             "{\"v\": \"publik\"}", "'publik' is not one of");
-    fn_case("length", "{min: 2, max: 3}", "{\"v\": [1, 2]}", "{\"v\": \"\u00e9\u00e9\u00e9\u00e9\"}",
-            "too long: 4 characters");
+    fn_case("length", "{min: 2, max: 3}", "{\"v\": [1, 2]}",
+            "{\"v\": \"\u00e9\u00e9\u00e9\u00e9\"}", "too long: 4 characters");
     fn_case("length", "{min: 1}", "{\"v\": {\"a\": 1}}", "{\"v\": {}}", "too short");
     fn_case("casing", "{type: camel}", "{\"v\": \"helloWorld2\"}", "{\"v\": \"HelloWorld\"}",
             "not camel case");
@@ -432,8 +436,10 @@ static void test_message_template(void **state)
         "{values: [public, private]}}\n    severity: error\n"
         "    message: \"{{property}}={{value}} at {{path}}: {{error}} ({{description}})\"\n";
     int rc;
-    dmp_diags_t dg = eval_json(policy, "{\"ports\": [{\"visibility\": \"public\"}, "
-                                       "{\"visibility\": \"open\"}]}", &rc);
+    dmp_diags_t dg = eval_json(policy,
+                               "{\"ports\": [{\"visibility\": \"public\"}, "
+                               "{\"visibility\": \"open\"}]}",
+                               &rc);
     assert_int_equal(rc, DMP_POLICY);
     assert_int_equal(dg.n, 1);
     assert_string_equal(dg.v[0].rule, "port-vis");
@@ -444,9 +450,10 @@ static void test_message_template(void **state)
     dmp_diags_free(&dg);
 
     /* @key: the member names of a mapping */
-    const char *keys = "rules:\n  prop-names:\n    given: \"$.schema.properties.*\"\n"
-                       "    then: {field: \"@key\", function: casing, functionOptions: {type: snake}}\n"
-                       "    severity: warn\n    message: \"property {{value}} is not snake_case\"\n";
+    const char *keys =
+        "rules:\n  prop-names:\n    given: \"$.schema.properties.*\"\n"
+        "    then: {field: \"@key\", function: casing, functionOptions: {type: snake}}\n"
+        "    severity: warn\n    message: \"property {{value}} is not snake_case\"\n";
     dg = eval_json(keys, "{\"schema\": {\"properties\": {\"a_b\": {}, \"cD\": {}}}}", &rc);
     assert_int_equal(dg.n, 1);
     assert_string_equal(dg.v[0].msg, "property cD is not snake_case");
@@ -484,7 +491,8 @@ static void test_policy_file_errors(void **state)
     policy_bad("rules:\n  r:\n    given: $\n    severty: error\n    then: {function: truthy}\n",
                DMP_INVALID, 4, "unknown field 'severty' (did you mean 'severity'?)");
     policy_bad("rules:\n  r:\n    given: $\n    then: {function: pattern, functionOptions: "
-               "{match: \"(\"}}\n", DMP_INVALID, 4, "does not compile");
+               "{match: \"(\"}}\n",
+               DMP_INVALID, 4, "does not compile");
     policy_bad("rules:\n  r:\n    given: $\n    then: {function: casing}\n", DMP_INVALID, 4,
                "casing needs 'type'");
     policy_bad("rules:\n  r:\n    given: $\n    then: {function: truthy}\n    severity: fatal\n",
@@ -526,38 +534,45 @@ static void test_federation_domain_cannot_relax_global_error(void **state)
     dmp_error_t err = {0};
     assert_int_equal(dmp_policy_set_global(s, pol(GLOBAL), &err), DMP_OK);
 
-    assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  desc-required: warn\n"),
-                                           &err), DMP_POLICY);
+    assert_int_equal(
+        dmp_policy_set_domain(s, "london", pol("rules:\n  desc-required: warn\n"), &err),
+        DMP_POLICY);
     assert_non_null(strstr(err.msg, "policy of london downgrades rule 'desc-required', an error "
                                     "set by global"));
-    assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  desc-required: off\n"),
-                                           &err), DMP_POLICY);
+    assert_int_equal(
+        dmp_policy_set_domain(s, "london", pol("rules:\n  desc-required: off\n"), &err),
+        DMP_POLICY);
     assert_non_null(strstr(err.msg, "switches off"));
     /* default rules are just as binding */
-    assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  owner-required: info\n"),
-                                           &err), DMP_POLICY);
+    assert_int_equal(
+        dmp_policy_set_domain(s, "london", pol("rules:\n  owner-required: info\n"), &err),
+        DMP_POLICY);
     assert_non_null(strstr(err.msg, "set by default"));
     /* nor can a domain redefine an inherited rule, or override one that is not there */
-    assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  desc-required:\n"
-                                                            "    given: $.x\n"
-                                                            "    then: {function: truthy}\n"),
-                                           &err), DMP_POLICY);
+    assert_int_equal(dmp_policy_set_domain(s, "london",
+                                           pol("rules:\n  desc-required:\n"
+                                               "    given: $.x\n"
+                                               "    then: {function: truthy}\n"),
+                                           &err),
+                     DMP_POLICY);
     assert_non_null(strstr(err.msg, "redefines rule 'desc-required'"));
-    assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  no-such-rule: warn\n"),
-                                           &err), DMP_POLICY);
+    assert_int_equal(
+        dmp_policy_set_domain(s, "london", pol("rules:\n  no-such-rule: warn\n"), &err),
+        DMP_POLICY);
     assert_non_null(strstr(err.msg, "unknown rule 'no-such-rule'"));
     /* a global warning may be raised, or switched off */
-    assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  tags-wanted: error\n"),
-                                           &err), DMP_OK);
-    assert_int_equal(dmp_policy_set_domain(s, "paris", pol("rules:\n  tags-wanted: off\n"),
-                                           &err), DMP_OK);
+    assert_int_equal(
+        dmp_policy_set_domain(s, "london", pol("rules:\n  tags-wanted: error\n"), &err), DMP_OK);
+    assert_int_equal(dmp_policy_set_domain(s, "paris", pol("rules:\n  tags-wanted: off\n"), &err),
+                     DMP_OK);
     assert_int_equal(dmp_policy_set_domain(s, "bad..domain", NULL, &err), DMP_INVALID);
 
     json_t *eff = dmp_policy_set_effective(s, "london.hammersmith");
     size_t i;
     json_t *r;
     int seen = 0;
-    json_array_foreach(eff, i, r) {
+    json_array_foreach(eff, i, r)
+    {
         if (!strcmp(json_string_value(json_object_get(r, "name")), "tags-wanted")) {
             assert_string_equal(json_string_value(json_object_get(r, "severity")), "error");
             assert_string_equal(json_string_value(json_object_get(r, "origin")), "london");
@@ -586,8 +601,9 @@ static void test_federation_domain_rules_apply_to_subtree(void **state)
                                            pol("rules:\n  london-status: warn\n"), &err),
                      DMP_POLICY);
     assert_non_null(strstr(err.msg, "an error set by london"));
-    assert_int_equal(dmp_policy_set_domain(s, "london.hammersmith",
-                                           pol("rules:\n  london-hint: warn\n"), &err), DMP_OK);
+    assert_int_equal(
+        dmp_policy_set_domain(s, "london.hammersmith", pol("rules:\n  london-hint: warn\n"), &err),
+        DMP_OK);
 
     const char *body = "version: 1.0.0\nowner: a\nstatus: retired\n"
                        "outputPorts:\n  - name: p\n    type: files\n";
@@ -622,12 +638,17 @@ static void test_federation_later_global_conflict_is_reported(void **state)
     assert_int_equal(dmp_policy_set_global(s, pol(GLOBAL), &err), DMP_OK);
     assert_int_equal(dmp_policy_set_domain(s, "london", pol("rules:\n  tags-wanted: off\n"), &err),
                      DMP_OK);
-    assert_int_equal(dmp_policy_set_global(s, pol("rules:\n  tags-wanted:\n    given: $\n"
-                                                  "    then: {field: tags, function: truthy}\n"
-                                                  "    severity: error\n"), &err), DMP_OK);
+    assert_int_equal(dmp_policy_set_global(s,
+                                           pol("rules:\n  tags-wanted:\n    given: $\n"
+                                               "    then: {field: tags, function: truthy}\n"
+                                               "    severity: error\n"),
+                                           &err),
+                     DMP_OK);
     int rc;
-    dmp_diags_t dg = run(s, "name: o\ndomain: london\nversion: 1.0.0\nowner: a\n"
-                            "outputPorts:\n  - name: p\n    type: files\n", &rc);
+    dmp_diags_t dg = run(s,
+                         "name: o\ndomain: london\nversion: 1.0.0\nowner: a\n"
+                         "outputPorts:\n  - name: p\n    type: files\n",
+                         &rc);
     assert_int_equal(rc, DMP_POLICY);
     const dmp_diag_t *f = find_rule(&dg, "tags-wanted");
     assert_non_null(f);
@@ -648,8 +669,8 @@ static void test_hostile_rule_is_bounded(void **state)
                          "    then: {function: truthy}\n    severity: warn\n";
     json_t *big = json_array();
     for (int i = 0; i < 200; i++)
-        json_array_append_new(big, json_pack("{s:[i,i,i,i,i,i,i,i,i,i]}", "a", 1, 2, 3, 4, 5, 6,
-                                             7, 8, 9, 10));
+        json_array_append_new(
+            big, json_pack("{s:[i,i,i,i,i,i,i,i,i,i]}", "a", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
     char *doc = json_dumps(big, JSON_COMPACT);
     char *wrapped = dmp_asprintf("{\"v\": %s}", doc);
     int rc;
