@@ -285,10 +285,15 @@ static bool num_of(const val_t *v, double *d, json_int_t *i, bool *is_int)
     return false;
 }
 
-static bool json_eq(ctx_t *c, json_t *a, json_t *b)
+static bool json_eq(ctx_t *c, json_t *a, json_t *b, int depth)
 {
     if (!step(c, 1))
         return false;
+    if (depth > JP_MAX_DOC_DEPTH) {
+        c->rc = DMP_ERR(c->err, DMP_LIMIT, "jsonpath comparison of values nested deeper than %d",
+                        JP_MAX_DOC_DEPTH);
+        return false;
+    }
     if (json_is_number(a) && json_is_number(b)) {
         if (json_is_integer(a) && json_is_integer(b))
             return json_integer_value(a) == json_integer_value(b);
@@ -304,7 +309,7 @@ static bool json_eq(ctx_t *c, json_t *a, json_t *b)
         if (json_array_size(a) != json_array_size(b))
             return false;
         for (size_t i = 0; i < json_array_size(a); i++)
-            if (!json_eq(c, json_array_get(a, i), json_array_get(b, i)))
+            if (!json_eq(c, json_array_get(a, i), json_array_get(b, i), depth + 1))
                 return false;
         return true;
     case JSON_OBJECT:
@@ -312,7 +317,7 @@ static bool json_eq(ctx_t *c, json_t *a, json_t *b)
             return false;
         for (void *it = json_object_iter(a); it; it = json_object_iter_next(a, it)) {
             json_t *o = json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
-            if (!o || !json_eq(c, json_object_iter_value(it), o))
+            if (!o || !json_eq(c, json_object_iter_value(it), o, depth + 1))
                 return false;
         }
         return true;
@@ -334,7 +339,7 @@ static bool val_eq(ctx_t *c, const val_t *a, const val_t *b)
             return false;
         return inta && intb ? ia == ib : da == db;
     }
-    return json_eq(c, a->j, b->j);
+    return json_eq(c, a->j, b->j, 0);
 }
 
 static bool val_lt(const val_t *a, const val_t *b)

@@ -223,6 +223,9 @@ static void test_deep_document(void **state)
     dmp_error_t err = {0};
     assert_int_equal(dmp_jsonpath_query("$..*", root, &nl, &err), DMP_LIMIT);
     assert_non_null(strstr(err.msg, "deeper"));
+    /* nor does comparing two deep values */
+    assert_int_equal(dmp_jsonpath_query("$[?@ == $[0]]", root, &nl, &err), DMP_LIMIT);
+    assert_non_null(strstr(err.msg, "deeper"));
     json_decref(root);
 }
 
