@@ -74,9 +74,8 @@ DMP_EXPORT void dmp_jsonpath_nodelist_free(dmp_jsonpath_nodelist_t *nl);
 DMP_EXPORT int dmp_jsonpath_query(const char *expr, json_t *doc, dmp_jsonpath_nodelist_t *out,
                                   dmp_error_t *err);
 
-/* Converts a normalized path's member name or index list into a JSON pointer, and
- * back: helpers used by the policy engine to join 'field' paths. The result is
- * caller-owned. */
+/* A member name escaped as one JSON pointer token ("a/b~c" -> "a~1b~0c"), for
+ * joining a rule's field to a node's pointer. The caller frees the result. */
 DMP_EXPORT char *dmp_jsonpath_pointer_escape(const char *name);
 
 #endif
