@@ -111,7 +111,7 @@ typedef struct dmp_evlog_stats {
     char read_only_reason[200];
 } dmp_evlog_stats_t;
 
-/* Opens the log in directory 'dir', creating the directory if it does not exist, and runs
+/* Opens the log in directory 'dir', creating it (not its parents) if missing, and runs
  * recovery (docs/evlog.md). 'conf' may be NULL for the defaults; it is copied.
  * On success *out owns the handle (release with dmp_evlog_close). Fails with DMP_CONFLICT
  * when another open handle holds the directory, DMP_IO when damage lies below the synced
