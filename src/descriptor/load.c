@@ -200,14 +200,26 @@ static json_t *make_string(loader_t *ld, const char *s, size_t n, dmp_loc_t loc)
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
 /* Resolves a scalar with the YAML 1.2 core schema (or JSON rules for JSON input). */
-static json_t *scalar_value(loader_t *ld, struct fy_token *val, struct fy_token *tag,
-                            dmp_loc_t loc)
+/* Copies a scalar token's text (escapes and folding applied) into 'out'. It walks the
+ * token's chunks rather than calling fy_token_get_text(): libfyaml 0.7.12 leaks the
+ * cached text of single-quoted scalars with many '' escapes (found by fuzzing). */
+static void token_text(struct fy_token *t, dmp_buf_t *out)
 {
-    size_t n = 0;
-    const char *s = fy_token_get_text(val, &n);
-    if (s == NULL)
-        s = "", n = 0;
-    enum fy_scalar_style style = fy_token_scalar_style(val);
+    dmp_buf_reset(out);
+    dmp_buf_puts(out, "");
+    struct fy_token_iter *it = fy_token_iter_create(t);
+    if (it == NULL)
+        return;
+    const struct fy_iter_chunk *ch = NULL;
+    int e = 0;
+    while ((ch = fy_token_iter_chunk_next(it, ch, &e)) != NULL)
+        dmp_buf_append(out, ch->str, ch->len);
+    fy_token_iter_destroy(it);
+}
+
+static json_t *scalar_value(loader_t *ld, const char *s, size_t n, enum fy_scalar_style style,
+                            struct fy_token *tag, dmp_loc_t loc)
+{
     const char *t = tag ? fy_token_get_text0(tag) : NULL;
 
     if (t && !strncmp(t, TAG_PREFIX, strlen(TAG_PREFIX))) {
@@ -436,22 +448,26 @@ static int on_scalar(loader_t *ld, struct fy_event *ev)
         loc.col--;
     if (count_node(ld, 1, loc, NULL))
         return -1;
+    dmp_buf_t text = DMP_BUF_INIT;
+    token_text(val, &text);
+    const char *k = text.data;
+    size_t n = text.len;
     if (in_key_position(ld)) {
-        size_t n = 0;
-        const char *k = fy_token_get_text(val, &n);
         if (ev->scalar.anchor) {
             int ai;
             set_anchor(ld, ev->scalar.anchor, &ai, loc);
             if (ai >= 0) {
-                ld->anchors[ai].val = json_stringn(k ? k : "", n);
+                ld->anchors[ai].val = json_stringn(k, n);
                 ld->anchors[ai].nodes = 1;
             }
         }
-        int merge = !ld->json && fy_token_scalar_style(val) == FYSS_PLAIN &&
-                    ev->scalar.tag == NULL;
-        return take_key(ld, &ld->stack[ld->depth - 1], k ? k : "", n, loc, merge);
+        int merge = !ld->json && st == FYSS_PLAIN && ev->scalar.tag == NULL;
+        int rc = take_key(ld, &ld->stack[ld->depth - 1], k, n, loc, merge);
+        dmp_buf_free(&text);
+        return rc;
     }
-    json_t *v = scalar_value(ld, val, ev->scalar.tag, loc);
+    json_t *v = scalar_value(ld, k, n, st, ev->scalar.tag, loc);
+    dmp_buf_free(&text);
     if (v == NULL)
         return -1;
     if (ev->scalar.anchor) {
