@@ -173,12 +173,12 @@ static void free_strv(dmp_strv_t *s)
 /* ---- field tables and unknown-field checks ---- */
 
 static const char *const top_fields[] = {
-    "name", "domain", "version", "id", "owner", "description", "tags", "status",
-    "environment", "outputPorts", "inputPorts", "workloads", "observability", "specific",
+    "name",   "domain",      "version",     "id",         "owner",     "description",   "tags",
+    "status", "environment", "outputPorts", "inputPorts", "workloads", "observability", "specific",
 };
 static const char *const res_fields[] = {
-    "name", "type", "resourceType", "technology", "visibility", "owner", "description",
-    "allow", "dependsOn", "specific", "schema", "slo", "retention", "tags",
+    "name",  "type",      "resourceType", "technology", "visibility", "owner",     "description",
+    "allow", "dependsOn", "specific",     "schema",     "slo",        "retention", "tags",
 };
 static const char *const input_fields[] = {"name", "product", "port", "filter"};
 static const char *const env_fields[] = {"name", "specific"};
@@ -254,8 +254,7 @@ static char *dup_str(ctx_t *c, const json_t *obj, const char *ptr, const char *k
 }
 
 /* A list of non-empty strings; a missing or null field is an empty list. */
-static void get_strv(ctx_t *c, const json_t *obj, const char *ptr, const char *key,
-                     dmp_strv_t *out)
+static void get_strv(ctx_t *c, const json_t *obj, const char *ptr, const char *key, dmp_strv_t *out)
 {
     json_t *v = json_object_get(obj, key);
     out->v = NULL;
@@ -456,8 +455,8 @@ static json_t *load_schema_file(ctx_t *c, const char *rel, const char *ptr)
     dmp_free(buf);
     if (rc != DMP_OK) {
         /* the loader's diags name the schema file and its line:col; point here too */
-        dmp_loc_t at = c->diags && c->diags->n > before ? c->diags->v[before].loc
-                                                         : (dmp_loc_t){0, 0};
+        dmp_loc_t at =
+            c->diags && c->diags->n > before ? c->diags->v[before].loc : (dmp_loc_t){0, 0};
         if (at.line > 0)
             report(c, "schema-file", ptr,
                    "schema file '%.200s' is not valid (line %d, column %d: %s)", rel, at.line,
@@ -539,9 +538,8 @@ static void fold_resource_type(ctx_t *c, json_t *obj, const char *ptr)
     if (slash) {
         *slash = '\0';
         int64_t k = dmp_locs_child(c->d->locs, 0, tmp, strlen(tmp));
-        int64_t e = k >= 0 ? dmp_locs_child(c->d->locs, (uint32_t)k, slash + 1,
-                                            strlen(slash + 1))
-                           : -1;
+        int64_t e =
+            k >= 0 ? dmp_locs_child(c->d->locs, (uint32_t)k, slash + 1, strlen(slash + 1)) : -1;
         if (e >= 0)
             dmp_locs_add(c->d->locs, (uint32_t)e, "type", 4, kl, vl);
     }
@@ -670,8 +668,7 @@ static void parse_resources(ctx_t *c, json_t *doc, size_t *declared)
     }
 }
 
-static const dmp_resource_t *find_resource(const dmp_descriptor_t *d, const char *name,
-                                           size_t upto)
+static const dmp_resource_t *find_resource(const dmp_descriptor_t *d, const char *name, size_t upto)
 {
     for (size_t i = 0; i < upto; i++)
         if (d->resources[i].name && !strcmp(d->resources[i].name, name))
@@ -726,8 +723,7 @@ static void check_references(ctx_t *c)
                            "'%.80s' is not a resource of this product (did you mean '%s'?)", dep,
                            best);
                 else
-                    report(c, "depends-on", ep, "'%.80s' is not a resource of this product",
-                           dep);
+                    report(c, "depends-on", ep, "'%.80s' is not a resource of this product", dep);
             }
             dmp_free(ep);
         }
@@ -868,8 +864,7 @@ static void parse_top(ctx_t *c, json_t *doc)
         d->version = dup_str(c, doc, "", "version", 1);
         if (d->version && parse_semver(d->version, &d->major, &d->minor, &d->patch))
             report(c, "semver", "/version",
-                   "'%.80s' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)",
-                   d->version);
+                   "'%.80s' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.0.0)", d->version);
     }
     const char *id = get_str(c, doc, "", "id", 0);
     if (id) {
@@ -1067,7 +1062,8 @@ int dmp_descriptor_load(const char *path, dmp_descriptor_t **out, dmp_diags_t *d
     dmp_descriptor_opts_t o = {0};
     if (pl > 5 && !strcmp(path + pl - 5, ".json"))
         o.format = DMP_FMT_JSON;
-    else if ((pl > 5 && !strcmp(path + pl - 5, ".yaml")) || (pl > 4 && !strcmp(path + pl - 4, ".yml")))
+    else if ((pl > 5 && !strcmp(path + pl - 5, ".yaml")) ||
+             (pl > 4 && !strcmp(path + pl - 4, ".yml")))
         o.format = DMP_FMT_YAML;
     o.source = path;
     o.base_dir = dir;

@@ -6,9 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-void dmp_diags_add(dmp_diags_t *d, dmp_severity_t sev, int code, const char *rule,
-                   const char *file, dmp_loc_t loc, const char *path, const char *pointer,
-                   const char *fmt, ...)
+void dmp_diags_add(dmp_diags_t *d, dmp_severity_t sev, int code, const char *rule, const char *file,
+                   dmp_loc_t loc, const char *path, const char *pointer, const char *fmt, ...)
 {
     if (d == NULL)
         return;

@@ -29,7 +29,7 @@ typedef struct frame {
     json_t *node; /* the open object or array (owned by its parent, or by the frame when
                      it is a merge source or the root) */
     uint32_t loc_idx;
-    int anchor;    /* index into anchors, or -1 */
+    int anchor; /* index into anchors, or -1 */
     size_t nodes_before;
     int height;
     int is_merge; /* the value of a `<<` key: goes to the parent's merge list at the end */
@@ -248,8 +248,8 @@ static json_t *scalar_value(loader_t *ld, const char *s, size_t n, enum fy_scala
             fail(ld, DMP_PARSE, "syntax", loc, "tag !!%s does not apply to a scalar", k);
             return NULL;
         }
-        fail(ld, DMP_PARSE, "syntax", loc, "'%.*s' is not a valid !!%s", (int)(n > 60 ? 60 : n),
-             s, k);
+        fail(ld, DMP_PARSE, "syntax", loc, "'%.*s' is not a valid !!%s", (int)(n > 60 ? 60 : n), s,
+             k);
         return NULL;
     }
     /* Quoted and block scalars, and the non-specific tag '!', are strings. Other
@@ -299,8 +299,8 @@ static int count_node(loader_t *ld, size_t add, dmp_loc_t loc, const char *alias
                  "refusing it (a nested-alias bomb?)",
                  alias, ld->lim.max_nodes);
         else
-            fail(ld, DMP_LIMIT, "limit", loc,
-                 "document has more than %zu nodes (limits.max_nodes)", ld->lim.max_nodes);
+            fail(ld, DMP_LIMIT, "limit", loc, "document has more than %zu nodes (limits.max_nodes)",
+                 ld->lim.max_nodes);
         return -1;
     }
     ld->nodes += add;
@@ -489,14 +489,12 @@ static int on_alias(loader_t *ld, struct fy_event *ev)
         name = "";
     json_t *ix = json_object_get(ld->anchor_index, name);
     if (ix == NULL) {
-        fail(ld, DMP_PARSE, "syntax", loc, "alias '*%s' names no anchor defined before it",
-             name);
+        fail(ld, DMP_PARSE, "syntax", loc, "alias '*%s' names no anchor defined before it", name);
         return -1;
     }
     anchor_t *a = &ld->anchors[json_integer_value(ix)];
     if (a->val == NULL) {
-        fail(ld, DMP_PARSE, "syntax", loc, "alias '*%s' is used inside the node it names",
-             name);
+        fail(ld, DMP_PARSE, "syntax", loc, "alias '*%s' is used inside the node it names", name);
         return -1;
     }
     if (count_node(ld, a->nodes, loc, name))
@@ -518,8 +516,8 @@ static int on_alias(loader_t *ld, struct fy_event *ev)
     }
     if ((int)ld->depth + a->height > ld->lim.max_depth) {
         fail(ld, DMP_LIMIT, "limit", loc,
-             "alias '*%s' would nest the document deeper than %d levels (limits.max_depth)",
-             name, ld->lim.max_depth);
+             "alias '*%s' would nest the document deeper than %d levels (limits.max_depth)", name,
+             ld->lim.max_depth);
         return -1;
     }
     json_t *copy = json_deep_copy(a->val);
@@ -554,8 +552,10 @@ static int on_start(loader_t *ld, struct fy_event *ev, int is_map)
         }
     }
     if ((int)ld->depth + 1 > ld->lim.max_depth) {
-        fail(ld, DMP_LIMIT, "limit", loc, "document is nested deeper than %d levels "
-             "(limits.max_depth)", ld->lim.max_depth);
+        fail(ld, DMP_LIMIT, "limit", loc,
+             "document is nested deeper than %d levels "
+             "(limits.max_depth)",
+             ld->lim.max_depth);
         return -1;
     }
     if (count_node(ld, 1, loc, NULL))
@@ -767,12 +767,12 @@ int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t
     size_t bad = utf8_bad_offset((const unsigned char *)buf, len);
     if (bad < len) {
         fail(&ld, DMP_PARSE, "syntax", offset_loc(buf, bad),
-             "the text is not valid UTF-8 (byte 0x%02x at offset %zu)",
-             (unsigned char)buf[bad], bad);
+             "the text is not valid UTF-8 (byte 0x%02x at offset %zu)", (unsigned char)buf[bad],
+             bad);
         return ld.rc;
     }
-    ld.json = opts->format == DMP_FMT_JSON ||
-              (opts->format == DMP_FMT_AUTO && sniff_json(buf, len));
+    ld.json =
+        opts->format == DMP_FMT_JSON || (opts->format == DMP_FMT_AUTO && sniff_json(buf, len));
 
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);
@@ -784,8 +784,8 @@ int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t
         return DMP_ERR(err, DMP_IO, "cannot create the YAML diagnostics object");
     fy_diag_set_collect_errors(diag, true);
     struct fy_parse_cfg cfg = {0};
-    cfg.flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 |
-                (ld.json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE);
+    cfg.flags =
+        FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2 | (ld.json ? FYPCF_JSON_FORCE : FYPCF_JSON_NONE);
     cfg.diag = diag;
     struct fy_parser *fyp = fy_parser_create(&cfg);
     if (fyp == NULL) {
@@ -846,8 +846,8 @@ int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t
         struct fy_diag_error *de;
         int any = 0;
         while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
-            fail(&ld, DMP_PARSE, "syntax", (dmp_loc_t){de->line, de->column},
-                 "%s %s", ld.json ? "malformed JSON:" : "malformed YAML:", de->msg);
+            fail(&ld, DMP_PARSE, "syntax", (dmp_loc_t){de->line, de->column}, "%s %s",
+                 ld.json ? "malformed JSON:" : "malformed YAML:", de->msg);
             any = 1;
             break; /* later errors are usually consequences of the first */
         }

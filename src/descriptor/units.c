@@ -49,8 +49,8 @@ static int apply_units(const char *s, const unit_t *units, size_t n_units, int64
 int dmp_parse_duration_ms(const char *s, int64_t *out)
 {
     static const unit_t units[] = {
-        {"", 1},          {"ms", 1},          {"s", 1000},        {"m", 60000},
-        {"h", 3600000},   {"d", 86400000},    {"w", 604800000},
+        {"", 1},        {"ms", 1},       {"s", 1000},      {"m", 60000},
+        {"h", 3600000}, {"d", 86400000}, {"w", 604800000},
     };
     return apply_units(s, units, sizeof(units) / sizeof(units[0]), out);
 }

@@ -261,14 +261,14 @@ static void test_required_fields(void **state)
     assert_diag_has(&diags, "required", "at least one resource");
     dmp_diags_free(&diags);
 
-    assert_int_equal(parse("name: ''\ndomain: d\nversion: 1.0.0\nworkloads: [{name: w, type: t}]\n",
-                           &d, &diags),
-                     DMP_INVALID);
+    assert_int_equal(
+        parse("name: ''\ndomain: d\nversion: 1.0.0\nworkloads: [{name: w, type: t}]\n", &d, &diags),
+        DMP_INVALID);
     assert_diag(&diags, "product.yaml:1:1: name: 'name' must not be empty");
     dmp_diags_free(&diags);
-    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts:\n  - {name: o}\n",
-                           &d, &diags),
-                     DMP_INVALID);
+    assert_int_equal(
+        parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts:\n  - {name: o}\n", &d, &diags),
+        DMP_INVALID);
     assert_diag(&diags, "product.yaml:5:5: outputPorts[0].type: required field 'type' is missing");
     dmp_diags_free(&diags);
 }
@@ -277,9 +277,9 @@ static void test_no_resources(void **state)
 {
     dmp_descriptor_t *d = NULL;
     dmp_diags_t diags = {0};
-    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts: []\nworkloads: []\n",
-                           &d, &diags),
-                     DMP_INVALID);
+    assert_int_equal(
+        parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts: []\nworkloads: []\n", &d, &diags),
+        DMP_INVALID);
     assert_int_equal(dmp_diags_errors(&diags), 1);
     assert_string_equal(diags.v[0].path, "");
     assert_diag_has(&diags, "required",
@@ -326,8 +326,7 @@ static void test_types(void **state)
     assert_int_equal(parse("- a\n- b\n", &d, &diags), DMP_INVALID);
     assert_diag_has(&diags, "type", "expected a mapping (name, domain");
     dmp_diags_free(&diags);
-    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts: {a: 1}\n", &d,
-                           &diags),
+    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\noutputPorts: {a: 1}\n", &d, &diags),
                      DMP_INVALID);
     assert_diag(&diags, "product.yaml:4:1: outputPorts: expected a list of resources, got a "
                         "mapping");
@@ -361,7 +360,8 @@ static void test_retention(void **state)
     assert_int_equal(d->resources[0].retention_bytes, 500000000LL);
     dmp_descriptor_free(d);
     dmp_free(t);
-    expect_invalid_port("    retention: {time: 7 days}\n", "retention", "'7 days' is not a duration");
+    expect_invalid_port("    retention: {time: 7 days}\n", "retention",
+                        "'7 days' is not a duration");
     expect_invalid_port("    retention: {size: 1XB}\n", "retention", "'1XB' is not a size");
     expect_invalid_port("    retention: {time: -5}\n", "type", "a duration such as 7d");
     expect_invalid_port("    retention: {ttl: 1}\n", "unknown-field", "'ttl'");
@@ -416,12 +416,13 @@ static void test_input_ports(void **state)
 {
     dmp_descriptor_t *d = NULL;
     dmp_diags_t diags = {0};
-    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\nworkloads: [{name: w, type: t}]\n"
-                           "inputPorts:\n"
-                           "  - {name: a, product: london.olympia/gates, port: x, filter: \"a = 1\"}\n"
-                           "  - {name: b, product: 'urn:dmp:london:gates:1', port: y}\n",
-                           &d, &diags),
-                     DMP_OK);
+    assert_int_equal(
+        parse("name: p\ndomain: d\nversion: 1.0.0\nworkloads: [{name: w, type: t}]\n"
+              "inputPorts:\n"
+              "  - {name: a, product: london.olympia/gates, port: x, filter: \"a = 1\"}\n"
+              "  - {name: b, product: 'urn:dmp:london:gates:1', port: y}\n",
+              &d, &diags),
+        DMP_OK);
     assert_int_equal(d->n_inputs, 2);
     assert_string_equal(d->inputs[0].filter, "a = 1");
     assert_null(d->inputs[1].filter);
@@ -842,8 +843,7 @@ static void test_case_files(void **state)
     size_t failed = 0;
     for (size_t i = 0; i < n; i++) {
         char *in = dmp_asprintf("%s/%s", dir, names[i]);
-        char *exp_path = dmp_asprintf("%s/%.*s.expect", dir, (int)(strlen(names[i]) - 5),
-                                      names[i]);
+        char *exp_path = dmp_asprintf("%s/%.*s.expect", dir, (int)(strlen(names[i]) - 5), names[i]);
         char *want = read_text(exp_path);
         char *text = read_text(in);
         assert_non_null(text);
