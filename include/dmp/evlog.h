@@ -144,8 +144,9 @@ DMP_EXPORT int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, 
 
 /* Reads durable records from 'from_seq' on, calling 'fn' for each, in seq order, up to
  * 'max_records' records and 'max_bytes' payload bytes (0: no bound; the first record is
- * always delivered whatever its size). A from_seq below the first readable seq starts at the
- * first readable one and sets info->gap; a from_seq at or past the end delivers nothing.
+ * always delivered whatever its size). from_seq 0 means 1. A from_seq below the first
+ * readable seq (records deleted by retention) starts at the first readable one and sets
+ * info->gap; a from_seq at or past the end delivers nothing.
  * 'info' may be NULL. A record that fails its CRC is DMP_IO naming the segment and offset. */
 DMP_EXPORT int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records,
                               size_t max_bytes, dmp_evlog_read_fn fn, void *ud,

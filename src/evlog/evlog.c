@@ -101,8 +101,10 @@ int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records, siz
     inf.first_seq = elog->segs[0]->first_seq;
     uint64_t end = elog->next_seq;
     pthread_mutex_unlock(&elog->mu);
+    if (from_seq == 0)
+        from_seq = 1; /* seqs start at 1: from 0 means "from the beginning" */
     if (from_seq < inf.first_seq) {
-        inf.gap = 1;
+        inf.gap = 1; /* records before first_seq were deleted by retention */
         from_seq = inf.first_seq;
     }
     uint64_t cur = from_seq;

@@ -217,6 +217,11 @@ static void test_append_read_reopen(void **state)
     assert_int_equal(dmp_evlog_read(elog, 500, 0, 0, collect_cb, c2, &info, &err), DMP_OK);
     assert_int_equal(info.count, 0);
     assert_int_equal(info.gap, 0);
+    c2->n = 0;
+    assert_int_equal(dmp_evlog_read(elog, 0, 3, 0, collect_cb, c2, &info, &err), DMP_OK);
+    assert_int_equal(info.count, 3);
+    assert_int_equal(c2->seqs[0], 1);
+    assert_int_equal(info.gap, 0); /* nothing was deleted */
     dmp_free(c2);
 
     /* a second open of the same directory is refused */
