@@ -161,6 +161,10 @@ DMP_EXPORT int dmp_schema_validate_jansson(const dmp_schema_t *s, dmp_schema_ctx
                                            const struct json_t *value, int flags,
                                            dmp_error_t *err);
 
+/* Error records. A fail-fast call made with err == NULL only computes the verdict (fastest);
+ * asking for its errors afterwards re-runs it on the same instance to build them, so the
+ * instance (the document given to dmp_schema_validate_node) must still be alive then. */
+
 /* One validation error. Strings are borrowed from the context: valid until its next call. */
 typedef struct dmp_schema_error {
     const char *instance_location; /* JSON pointer into the instance: "/items/0/sku" */

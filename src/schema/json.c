@@ -7,6 +7,9 @@
 #include "schema/json_int.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,13 +180,31 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
     const unsigned char *p = (const unsigned char *)ps->p + 1;
     const unsigned char *e = (const unsigned char *)ps->end;
     char *o = ps->out, *start = o;
-    uint32_t h = 2166136261u;
     uint8_t ascii = JN_ASCII;
     for (;;) {
-        while (p < e && !str_stop[*p]) {
-            h = (h ^ *p) * 16777619u;
-            *o++ = (char)*p++;
+#ifdef __SSE2__
+        /* 16 bytes at a time while none of them is '"', '\\', a control or non-ASCII;
+         * the arena is as long as the input, so a 16-byte store cannot overrun it */
+        const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+                      sp = _mm_set1_epi8(0x20);
+        while (e - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
+                                     _mm_cmplt_epi8(v, sp));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            _mm_storeu_si128((__m128i *)o, v);
+            if (mask) {
+                unsigned k = (unsigned)__builtin_ctz(mask);
+                p += k;
+                o += k;
+                break;
+            }
+            p += 16;
+            o += 16;
         }
+#endif
+        while (p < e && !str_stop[*p])
+            *o++ = (char)*p++;
         if (p >= e) {
             ps->p = (const char *)p;
             return perr(ps, DMP_PARSE, "unterminated string%s", "");
@@ -204,10 +225,8 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
                 return perr(ps, DMP_PARSE, "invalid UTF-8 in string%s", "");
             }
             ascii = 0;
-            for (size_t i = 0; i < k; i++) {
-                h = (h ^ p[i]) * 16777619u;
+            for (size_t i = 0; i < k; i++)
                 *o++ = (char)p[i];
-            }
             p += k;
             continue;
         }
@@ -216,7 +235,6 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
             ps->p = (const char *)p;
             return perr(ps, DMP_PARSE, "unterminated escape in string%s", "");
         }
-        char *mark = o;
         switch (p[1]) {
         case '"': *o++ = '"'; break;
         case '\\': *o++ = '\\'; break;
@@ -249,21 +267,18 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
             if (cp >= 0x80)
                 ascii = 0;
             o = put_utf8(o, cp);
-            for (char *q = mark; q < o; q++)
-                h = (h ^ (uint8_t)*q) * 16777619u;
             continue;
         }
         default:
             ps->p = (const char *)p;
             return perr(ps, DMP_PARSE, "invalid escape in string%s", "");
         }
-        h = (h ^ (uint8_t)*mark) * 16777619u;
         p += 2;
     }
     *o++ = '\0';
     n->u.s = start;
     n->len = (uint32_t)(o - start - 1);
-    n->aux = h;
+    n->aux = dmp_json_hash(start, n->len);
     n->flags = ascii;
     ps->out = o;
     ps->p = (const char *)p;

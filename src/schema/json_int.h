@@ -9,6 +9,8 @@
 #ifndef DMP_SCHEMA_JSON_INT_H
 #define DMP_SCHEMA_JSON_INT_H
 
+#include <string.h>
+
 #include "dmp/schema.h"
 
 enum {
@@ -37,13 +39,21 @@ struct dmp_json_doc {
     size_t arena_cap;
 };
 
-/* The string hash used for keys everywhere in the engine. */
+/* The string hash used for keys everywhere in the engine: O(1), from the length and the
+ * first and last 8 bytes (a collision only costs a memcmp). */
 static inline uint32_t dmp_json_hash(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a = a << 8 | (uint8_t)s[i];
+    }
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 29;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Deep equality by JSON semantics (numbers by value, objects ignoring member order). */

@@ -54,6 +54,9 @@ struct dmp_schema_ctx {
     size_t cap_pub;
     const dmp_schema_t *S;
     int all, mute, rdepth, limit_hit, valid, dropped;
+    int detail;  /* build error records (0: the caller asked only for the verdict) */
+    int pending; /* errors happened without records: rebuild them on demand */
+    const dmp_json_node_t *last_root;
 };
 
 dmp_schema_ctx_t *dmp_schema_ctx_new(void)
@@ -141,8 +144,10 @@ static void show(dmp_buf_t *b, const dmp_json_node_t *v)
             dmp_buf_json_str(b, v->u.s, v->len);
         }
         break;
-    case DMP_JSON_ARRAY: dmp_buf_printf(b, "an array of %u items", v->aux); break;
-    case DMP_JSON_OBJECT: dmp_buf_printf(b, "an object with %u properties", v->aux); break;
+    case DMP_JSON_ARRAY:
+        dmp_buf_printf(b, "[...] (%u item%s)", v->aux, v->aux == 1 ? "" : "s");
+        break;
+    case DMP_JSON_OBJECT: dmp_buf_printf(b, "{...} (%u properties)", v->aux); break;
     default: dmp_json_dump(v, b); break;
     }
 }
@@ -160,11 +165,11 @@ static const char *type_name(const dmp_json_node_t *v)
     switch (v->type) {
     case DMP_JSON_NULL: return "null";
     case DMP_JSON_TRUE:
-    case DMP_JSON_FALSE: return "boolean";
-    case DMP_JSON_NUMBER: return "number";
-    case DMP_JSON_STRING: return "string";
-    case DMP_JSON_ARRAY: return "array";
-    default: return "object";
+    case DMP_JSON_FALSE: return "a boolean";
+    case DMP_JSON_NUMBER: return "a number";
+    case DMP_JSON_STRING: return "a string";
+    case DMP_JSON_ARRAY: return "an array";
+    default: return "an object";
     }
 }
 
@@ -178,6 +183,10 @@ static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw,
     if (c->mute)
         return;
     c->valid = 0;
+    if (!c->detail) {
+        c->pending = 1; /* formatted later, by a re-run, if someone asks */
+        return;
+    }
     if (c->n_errs >= MAX_ERRORS) {
         c->dropped++;
         return;
@@ -220,6 +229,19 @@ static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw,
 }
 
 /* ---- helpers ---- */
+
+/* 1 when report() would keep no record: skip building message pieces. */
+static inline int quiet(dmp_schema_ctx_t *c)
+{
+    if (c->mute)
+        return 1;
+    if (!c->detail) {
+        c->valid = 0;
+        c->pending = 1;
+        return 1;
+    }
+    return 0;
+}
 
 static inline int fail_now(dmp_schema_ctx_t *c)
 {
@@ -372,38 +394,48 @@ static int v_number(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *
     int ok = 1;
     double x = in->u.d;
     if ((s->has & K_MINIMUM) && !(x >= s->minimum)) {
-        dmp_buf_t b = DMP_BUF_INIT;
-        fmt_num(&b, s->minimum);
-        report(c, s, "minimum", in, "%V is less than %s", b.data);
-        dmp_buf_free(&b);
+        if (!quiet(c)) {
+            dmp_buf_t b = DMP_BUF_INIT;
+            fmt_num(&b, s->minimum);
+            report(c, s, "minimum", in, "%V is less than %s", b.data);
+            dmp_buf_free(&b);
+        }
         FAIL();
     }
     if ((s->has & K_MAXIMUM) && !(x <= s->maximum)) {
-        dmp_buf_t b = DMP_BUF_INIT;
-        fmt_num(&b, s->maximum);
-        report(c, s, "maximum", in, "%V is greater than %s", b.data);
-        dmp_buf_free(&b);
+        if (!quiet(c)) {
+            dmp_buf_t b = DMP_BUF_INIT;
+            fmt_num(&b, s->maximum);
+            report(c, s, "maximum", in, "%V is greater than %s", b.data);
+            dmp_buf_free(&b);
+        }
         FAIL();
     }
     if ((s->has & K_XMINIMUM) && !(x > s->xminimum)) {
-        dmp_buf_t b = DMP_BUF_INIT;
-        fmt_num(&b, s->xminimum);
-        report(c, s, "exclusiveMinimum", in, "%V is not greater than %s", b.data);
-        dmp_buf_free(&b);
+        if (!quiet(c)) {
+            dmp_buf_t b = DMP_BUF_INIT;
+            fmt_num(&b, s->xminimum);
+            report(c, s, "exclusiveMinimum", in, "%V is not greater than %s", b.data);
+            dmp_buf_free(&b);
+        }
         FAIL();
     }
     if ((s->has & K_XMAXIMUM) && !(x < s->xmaximum)) {
-        dmp_buf_t b = DMP_BUF_INIT;
-        fmt_num(&b, s->xmaximum);
-        report(c, s, "exclusiveMaximum", in, "%V is not less than %s", b.data);
-        dmp_buf_free(&b);
+        if (!quiet(c)) {
+            dmp_buf_t b = DMP_BUF_INIT;
+            fmt_num(&b, s->xmaximum);
+            report(c, s, "exclusiveMaximum", in, "%V is not less than %s", b.data);
+            dmp_buf_free(&b);
+        }
         FAIL();
     }
     if ((s->has & K_MULTIPLE) && !multiple_ok(x, s->multiple_of)) {
-        dmp_buf_t b = DMP_BUF_INIT;
-        fmt_num(&b, s->multiple_of);
-        report(c, s, "multipleOf", in, "%V is not a multiple of %s", b.data);
-        dmp_buf_free(&b);
+        if (!quiet(c)) {
+            dmp_buf_t b = DMP_BUF_INIT;
+            fmt_num(&b, s->multiple_of);
+            report(c, s, "multipleOf", in, "%V is not a multiple of %s", b.data);
+            dmp_buf_free(&b);
+        }
         FAIL();
     }
 done:
@@ -763,29 +795,31 @@ static int v_node(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in
         if (!tok && in->type == DMP_JSON_NUMBER && (t & T_INTEGER))
             tok = is_integral(in->u.d);
         if (!tok) {
-            dmp_buf_t b = DMP_BUF_INIT;
-            static const char *names[] = {"null", "boolean", "boolean", "number",
-                                          "string", "array", "object", "integer"};
-            int first = 1;
-            for (int i = 0; i < 8; i++) {
-                if (i == 2 || !((t >> i) & 1) || (i == 7 && (t & T_NUMBER)))
-                    continue;
-                dmp_buf_printf(&b, "%s%s", first ? "" : " or ", names[i]);
-                first = 0;
+            if (!quiet(c)) {
+                dmp_buf_t b = DMP_BUF_INIT;
+                static const char *names[] = {"null", "boolean", "boolean", "number",
+                                              "string", "array", "object", "integer"};
+                int first = 1;
+                for (int i = 0; i < 8; i++) {
+                    if (i == 2 || !((t >> i) & 1) || (i == 7 && (t & T_NUMBER)))
+                        continue;
+                    dmp_buf_printf(&b, "%s%s", first ? "" : " or ", names[i]);
+                    first = 0;
+                }
+                report(c, s, "type", in, "%V is %s, not of type %s", type_name(in),
+                       b.data ? b.data : "");
+                dmp_buf_free(&b);
             }
-            report(c, s, "type", in, "%V is %s, not %s",
-                   in->type == DMP_JSON_ARRAY || in->type == DMP_JSON_OBJECT ? "of that type"
-                                                                             : type_name(in),
-                   b.data ? b.data : "");
-            dmp_buf_free(&b);
             FAIL();
         }
     }
     if ((s->has & K_CONST) && !dmp_json_equal(in, s->const_v)) {
-        dmp_buf_t b = DMP_BUF_INIT;
-        show(&b, s->const_v);
-        report(c, s, "const", in, "%V is not the constant %s", b.data);
-        dmp_buf_free(&b);
+        if (!quiet(c)) {
+            dmp_buf_t b = DMP_BUF_INIT;
+            show(&b, s->const_v);
+            report(c, s, "const", in, "%V is not the constant %s", b.data);
+            dmp_buf_free(&b);
+        }
         FAIL();
     }
     if ((s->has & K_ENUM) && s->enum_v->type == DMP_JSON_ARRAY) {
@@ -885,6 +919,9 @@ static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t
     clear_errors(c);
     c->S = S;
     c->all = (flags & DMP_SCHEMA_ALL_ERRORS) != 0;
+    c->detail = err != NULL || c->all;
+    c->pending = 0;
+    c->last_root = root;
     c->mute = 0;
     c->rdepth = 0;
     c->limit_hit = 0;
@@ -906,6 +943,8 @@ static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t
     if (ok && c->n_errs == 0 && !c->limit_hit)
         return DMP_OK;
     c->valid = 0;
+    if (c->pending)
+        return c->limit_hit ? DMP_LIMIT : DMP_SCHEMA;
     if (c->n_errs == 0) {
         /* an error happened while muted (cannot be reported more precisely) */
         return DMP_ERR(err, DMP_SCHEMA, "document does not match the schema");
@@ -924,6 +963,7 @@ int dmp_schema_validate(const dmp_schema_t *S, dmp_schema_ctx_t *c, const char *
     int rc = dmp_json_parse_into(c->doc, json, len, &lim, err);
     if (rc != DMP_OK) {
         c->valid = 0;
+        c->pending = 0;
         return rc;
     }
     return run(S, c, dmp_json_root(c->doc), flags, err);
@@ -946,14 +986,27 @@ int dmp_schema_validate_jansson(const dmp_schema_t *S, dmp_schema_ctx_t *c,
     return rc;
 }
 
-size_t dmp_schema_ctx_error_count(const dmp_schema_ctx_t *c)
+/* The last call ran without error records (fail-fast, no 'err'): run it again, on the same
+ * instance, with records. */
+static void materialise(dmp_schema_ctx_t *c)
 {
+    if (!c->pending)
+        return;
+    dmp_error_t e = {0};
+    run(c->S, c, c->last_root, DMP_SCHEMA_FAIL_FAST, &e);
+}
+
+size_t dmp_schema_ctx_error_count(const dmp_schema_ctx_t *cc)
+{
+    dmp_schema_ctx_t *c = (dmp_schema_ctx_t *)cc;
+    materialise(c);
     return c->n_errs;
 }
 
 const dmp_schema_error_t *dmp_schema_ctx_error(const dmp_schema_ctx_t *cc, size_t i)
 {
     dmp_schema_ctx_t *c = (dmp_schema_ctx_t *)cc;
+    materialise(c);
     if (i >= c->n_errs)
         return NULL;
     if (c->cap_pub < c->n_errs) {
@@ -965,8 +1018,10 @@ const dmp_schema_error_t *dmp_schema_ctx_error(const dmp_schema_ctx_t *cc, size_
     return &c->pub[i];
 }
 
-void dmp_schema_ctx_basic_output(const dmp_schema_ctx_t *c, dmp_buf_t *out)
+void dmp_schema_ctx_basic_output(const dmp_schema_ctx_t *cc, dmp_buf_t *out)
 {
+    dmp_schema_ctx_t *c = (dmp_schema_ctx_t *)cc;
+    materialise(c);
     dmp_buf_printf(out, "{\"valid\":%s", c->valid && c->n_errs == 0 ? "true" : "false");
     if (c->n_errs) {
         dmp_buf_puts(out, ",\"errors\":[");
