@@ -139,8 +139,7 @@ DMP_EXPORT int dmp_evlog_destroy(const char *dir, dmp_error_t *err);
  * log is read-only after a failed fdatasync, or closing), DMP_IO. On error no record of
  * this call is acknowledged. */
 DMP_EXPORT int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, size_t n,
-                                uint64_t *first_seq, dmp_evlog_result_t *results,
-                                dmp_error_t *err);
+                                uint64_t *first_seq, dmp_evlog_result_t *results, dmp_error_t *err);
 
 /* Reads durable records from 'from_seq' on, calling 'fn' for each, in seq order, up to
  * 'max_records' records and 'max_bytes' payload bytes (0: no bound; the first record is

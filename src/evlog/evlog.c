@@ -47,8 +47,7 @@ void dmp_evlog__fail(dmp_evlog_t *elog, const char *fmt, ...)
     va_end(ap);
     elog->failed = 1;
     elog->st.read_only = 1;
-    snprintf(elog->st.read_only_reason, sizeof(elog->st.read_only_reason), "%s",
-             elog->fail_msg);
+    snprintf(elog->st.read_only_reason, sizeof(elog->st.read_only_reason), "%s", elog->fail_msg);
     dmp_logf(DMP_LOG_ERROR, "evlog: %s is now read-only: %s", elog->dir, elog->fail_msg);
 }
 
@@ -81,16 +80,14 @@ static int damaged(dmp_evlog_t *elog, const evlog_seg_t *seg, uint64_t off, cons
                    dmp_error_t *err)
 {
     char *name = dmp_evlog__seg_path(elog->dir, seg->first_seq, "log");
-    int rc = DMP_ERR(err, DMP_IO, "damaged record in %s at offset %" PRIu64 ": %s", name, off,
-                     why);
+    int rc = DMP_ERR(err, DMP_IO, "damaged record in %s at offset %" PRIu64 ": %s", name, off, why);
     dmp_error_where(err, "%s:%" PRIu64, name, off);
     dmp_free(name);
     return rc;
 }
 
 int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records, size_t max_bytes,
-                   dmp_evlog_read_fn fn, void *ud, dmp_evlog_read_info_t *info,
-                   dmp_error_t *err)
+                   dmp_evlog_read_fn fn, void *ud, dmp_evlog_read_info_t *info, dmp_error_t *err)
 {
     dmp_evlog_read_info_t inf = {0};
     evlog_it_t it = {0};
@@ -155,8 +152,8 @@ int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records, siz
                 stop = 1;
                 break;
             }
-            dmp_evlog_entry_t e = {it.h.seq,       it.h.append_ms, it.h.event_ms, it.h.dedup_key,
-                                   it.h.flags,     it.payload,     it.h.len};
+            dmp_evlog_entry_t e = {it.h.seq,   it.h.append_ms, it.h.event_ms, it.h.dedup_key,
+                                   it.h.flags, it.payload,     it.h.len};
             inf.count++;
             inf.bytes += it.h.len;
             cur = it.h.seq + 1;
@@ -170,8 +167,8 @@ int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records, siz
             break;
         if (!stop) {
             if (cur <= seg_last) {
-                rc = DMP_ERR(err, DMP_IO, "log %s: segment ended before seq %" PRIu64,
-                             elog->dir, seg_last);
+                rc = DMP_ERR(err, DMP_IO, "log %s: segment ended before seq %" PRIu64, elog->dir,
+                             seg_last);
                 break;
             }
         }
@@ -324,16 +321,16 @@ int dmp_evlog_destroy(const char *dir, dmp_error_t *err)
 {
     DIR *d = opendir(dir);
     if (!d)
-        return DMP_ERR(err, errno == ENOENT ? DMP_NOTFOUND : DMP_IO, "cannot open log directory %s: %s",
-                       dir, strerror(errno));
+        return DMP_ERR(err, errno == ENOENT ? DMP_NOTFOUND : DMP_IO,
+                       "cannot open log directory %s: %s", dir, strerror(errno));
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
         if (!is_log_file(de->d_name)) {
             int rc = DMP_ERR(err, DMP_CONFLICT,
-                             "%s holds '%s', which is not part of an event log; not deleting",
-                             dir, de->d_name);
+                             "%s holds '%s', which is not part of an event log; not deleting", dir,
+                             de->d_name);
             closedir(d);
             return rc;
         }
@@ -349,8 +346,7 @@ int dmp_evlog_destroy(const char *dir, dmp_error_t *err)
     int rc = DMP_OK;
     rewinddir(d);
     while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            !strcmp(de->d_name, "LOCK"))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "LOCK"))
             continue;
         char *p = dmp_asprintf("%s/%s", dir, de->d_name);
         if (unlink(p) != 0 && errno != ENOENT && rc == DMP_OK)
@@ -363,8 +359,7 @@ int dmp_evlog_destroy(const char *dir, dmp_error_t *err)
         unlink(lp);
         dmp_free(lp);
         if (rmdir(dir) != 0)
-            rc = DMP_ERR(err, DMP_IO, "cannot remove log directory %s: %s", dir,
-                         strerror(errno));
+            rc = DMP_ERR(err, DMP_IO, "cannot remove log directory %s: %s", dir, strerror(errno));
     }
     if (lfd >= 0)
         close(lfd);

@@ -215,9 +215,9 @@ struct dmp_evlog {
 
     /* Owned by the leader (whoever has writing == 1), or by open/close. */
     uint64_t w_next_seq;
-    uint64_t w_off; /* bytes written to the active segment */
+    uint64_t w_off;     /* bytes written to the active segment */
     uint64_t w_idx_off; /* offset of the last index entry in the active segment */
-    int w_idx_any; /* the active segment has an index entry */
+    int w_idx_any;      /* the active segment has an index entry */
     int64_t w_last_ms;
     dmp_buf_t w_buf;
     evlog_idx_ent_t *w_pidx; /* index entries not yet published */

@@ -47,8 +47,7 @@ static int conf_check(const dmp_evlog_conf_t *c, dmp_error_t *err)
     if (c->index_interval_bytes == 0)
         return DMP_ERR(err, DMP_INVALID, "index_interval_bytes must be at least 1");
     if (c->max_record_bytes == 0 || c->max_record_bytes > DMP_EVLOG_MAX_PAYLOAD)
-        return DMP_ERR(err, DMP_INVALID,
-                       "max_record_bytes %" PRIu32 " must be between 1 and %u",
+        return DMP_ERR(err, DMP_INVALID, "max_record_bytes %" PRIu32 " must be between 1 and %u",
                        c->max_record_bytes, DMP_EVLOG_MAX_PAYLOAD);
     if (c->max_append_bytes < EVLOG_HDR + (uint64_t)c->max_record_bytes)
         return DMP_ERR(err, DMP_INVALID,
@@ -84,8 +83,10 @@ static int ck_read(dmp_evlog_t *elog, uint64_t *synced, dmp_error_t *err)
             continue;
         if (evlog_get32(p) != EVLOG_CK_MAGIC || evlog_get32(p + 4) != 1 ||
             evlog_get32(p + 40) != dmp_evlog__crc32c(0, p, 40)) {
-            dmp_logf(DMP_LOG_WARN, "evlog: %s/checkpoint slot %d is invalid (torn write?); "
-                                   "using the other slot", elog->dir, s);
+            dmp_logf(DMP_LOG_WARN,
+                     "evlog: %s/checkpoint slot %d is invalid (torn write?); "
+                     "using the other slot",
+                     elog->dir, s);
             continue;
         }
         uint64_t seq = evlog_get64(p + 8);
@@ -242,8 +243,8 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
                      " bytes of unacknowledged data",
                      name, off, why, file_size - off);
             if (ftruncate(seg->fd, (off_t)off) != 0 || fdatasync(seg->fd) != 0) {
-                rc = DMP_ERR(err, DMP_IO, "cannot cut the torn tail of %s at %" PRIu64 ": %s",
-                             name, off, strerror(errno));
+                rc = DMP_ERR(err, DMP_IO, "cannot cut the torn tail of %s at %" PRIu64 ": %s", name,
+                             off, strerror(errno));
                 goto out;
             }
             elog->st.recovered_truncated += file_size - off;
@@ -407,8 +408,7 @@ int dmp_evlog_open(const char *dir, const dmp_evlog_conf_t *conf, dmp_evlog_t **
         goto fail;
     }
     if (flock(elog->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = DMP_ERR(err, DMP_CONFLICT, "log %s is already open (by this or another process)",
-                     dir);
+        rc = DMP_ERR(err, DMP_CONFLICT, "log %s is already open (by this or another process)", dir);
         goto fail;
     }
     p = dmp_asprintf("%s/checkpoint", dir);

@@ -73,8 +73,8 @@ static void rollback(dmp_evlog_t *elog, uint64_t first_seq, uint64_t idx_off, in
 
 /* Writes and syncs w_buf, then publishes requests [from, to). On failure finishes them (and
  * every later one) with the error and returns it. */
-static int flush_chunk(dmp_evlog_t *elog, evlog_req_t *from, evlog_req_t *to,
-                       uint64_t chunk_seq, uint64_t idx_off, int idx_any, int64_t last_ms)
+static int flush_chunk(dmp_evlog_t *elog, evlog_req_t *from, evlog_req_t *to, uint64_t chunk_seq,
+                       uint64_t idx_off, int idx_any, int64_t last_ms)
 {
     dmp_error_t e = {0};
     int rc = DMP_OK;
@@ -91,8 +91,7 @@ static int flush_chunk(dmp_evlog_t *elog, evlog_req_t *from, evlog_req_t *to,
                       elog->w_off) != 0) {
             int en = errno;
             if (en == ENOSPC || en == EDQUOT) {
-                rc = DMP_ERR(&e, DMP_FULL, "no space left to append to %s: %s", name,
-                             strerror(en));
+                rc = DMP_ERR(&e, DMP_FULL, "no space left to append to %s: %s", name, strerror(en));
                 e.retriable = 1;
             } else {
                 rc = DMP_ERR(&e, DMP_IO, "write to %s failed: %s", name, strerror(en));
@@ -185,8 +184,7 @@ static int roll(dmp_evlog_t *elog, dmp_error_t *e)
         close(fd);
         pthread_mutex_lock(&elog->mu);
         dmp_evlog__fail(elog, "fsync of directory %s failed: %s", elog->dir, strerror(en));
-        int rc = DMP_ERR(e, DMP_UNAVAILABLE, "log %s is read-only: %s", elog->dir,
-                         elog->fail_msg);
+        int rc = DMP_ERR(e, DMP_UNAVAILABLE, "log %s is read-only: %s", elog->dir, elog->fail_msg);
         pthread_mutex_unlock(&elog->mu);
         dmp_free(path);
         return rc;
@@ -260,8 +258,7 @@ static void encode_req(dmp_evlog_t *elog, evlog_req_t *r, int64_t now)
             elog->w_idx_off = off;
             elog->w_idx_any = 1;
         }
-        evlog_hdr_t h = {(uint32_t)rec->len, seq, now, rec->event_ms, rec->dedup_key,
-                         rec->flags};
+        evlog_hdr_t h = {(uint32_t)rec->len, seq, now, rec->event_ms, rec->dedup_key, rec->flags};
         dmp_buf_reserve(&elog->w_buf, EVLOG_HDR + rec->len);
         dmp_evlog__rec_encode((uint8_t *)elog->w_buf.data + elog->w_buf.len, &h, rec->payload);
         elog->w_buf.len += EVLOG_HDR + rec->len;
@@ -302,8 +299,7 @@ static void lead(dmp_evlog_t *elog, evlog_req_t *batch)
         uint64_t need = req_bytes(r);
         if (elog->w_off + elog->w_buf.len > 0 &&
             elog->w_off + elog->w_buf.len + need > elog->conf.segment_bytes) {
-            if (flush_chunk(elog, chunk, r, chunk_seq, idx_off, idx_any, elog->w_last_ms) !=
-                DMP_OK)
+            if (flush_chunk(elog, chunk, r, chunk_seq, idx_off, idx_any, elog->w_last_ms) != DMP_OK)
                 return;
             dmp_error_t e = {0};
             int rc = roll(elog, &e);
@@ -332,8 +328,8 @@ static void lead(dmp_evlog_t *elog, evlog_req_t *batch)
     }
 }
 
-int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, size_t n,
-                     uint64_t *first_seq, dmp_evlog_result_t *results, dmp_error_t *err)
+int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, size_t n, uint64_t *first_seq,
+                     dmp_evlog_result_t *results, dmp_error_t *err)
 {
     if (first_seq)
         *first_seq = 0;
@@ -343,8 +339,8 @@ int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (recs[i].len > elog->conf.max_record_bytes)
             return DMP_ERR(err, DMP_LIMIT,
-                           "record %zu is %zu bytes, over the %" PRIu32 "-byte record limit",
-                           i, recs[i].len, elog->conf.max_record_bytes);
+                           "record %zu is %zu bytes, over the %" PRIu32 "-byte record limit", i,
+                           recs[i].len, elog->conf.max_record_bytes);
         if (recs[i].len && !recs[i].payload)
             return DMP_ERR(err, DMP_INVALID, "record %zu has a length but no payload", i);
         total += EVLOG_HDR + recs[i].len;
@@ -358,9 +354,9 @@ int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, size_t n,
     evlog_req_t req = {.recs = recs, .n = n, .results = results};
     pthread_mutex_lock(&elog->mu);
     if (elog->failed || elog->closing) {
-        int rc = DMP_ERR(err, DMP_UNAVAILABLE, "log %s is %s%s", elog->dir,
-                         elog->failed ? "read-only: " : "closing",
-                         elog->failed ? elog->fail_msg : "");
+        int rc =
+            DMP_ERR(err, DMP_UNAVAILABLE, "log %s is %s%s", elog->dir,
+                    elog->failed ? "read-only: " : "closing", elog->failed ? elog->fail_msg : "");
         pthread_mutex_unlock(&elog->mu);
         return rc;
     }
@@ -376,8 +372,7 @@ int dmp_evlog_append(dmp_evlog_t *elog, const dmp_evlog_rec_t *recs, size_t n,
             elog->q_head = elog->q_tail = NULL;
             if (elog->failed) {
                 dmp_error_t e = {0};
-                DMP_ERR(&e, DMP_UNAVAILABLE, "log %s is read-only: %s", elog->dir,
-                        elog->fail_msg);
+                DMP_ERR(&e, DMP_UNAVAILABLE, "log %s is read-only: %s", elog->dir, elog->fail_msg);
                 finish_reqs(batch, NULL, DMP_UNAVAILABLE, &e);
                 pthread_cond_broadcast(&elog->cond_done);
                 break;
@@ -452,8 +447,7 @@ int dmp_evlog_retain(dmp_evlog_t *elog, dmp_error_t *err)
         dmp_free(p);
     }
     if (ngone && fsync(elog->dir_fd) != 0 && rc == DMP_OK)
-        rc = DMP_ERR(err, DMP_IO, "fsync of directory %s failed: %s", elog->dir,
-                     strerror(errno));
+        rc = DMP_ERR(err, DMP_IO, "fsync of directory %s failed: %s", elog->dir, strerror(errno));
     for (size_t i = 0; i < ngone; i++)
         dmp_evlog__seg_release(elog, gone[i]);
     dmp_free(gone);

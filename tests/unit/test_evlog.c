@@ -138,8 +138,8 @@ static void test_crc32c(void **state)
 static void test_record_roundtrip(void **state)
 {
     const char *pl = "{\"specversion\":\"1.0\",\"id\":\"x\"}";
-    evlog_hdr_t h = {(uint32_t)strlen(pl), 42, 1700000000123, 1690000000000, 0xdeadbeefcafe,
-                     0x80000001u};
+    evlog_hdr_t h = {(uint32_t)strlen(pl), 42,         1700000000123, 1690000000000,
+                     0xdeadbeefcafe,       0x80000001u};
     size_t n = EVLOG_HDR + h.len;
     uint8_t *b = dmp_malloc(n);
     dmp_evlog__rec_encode(b, &h, pl);
@@ -563,8 +563,8 @@ static void test_group_commit_threads(void **state)
     dmp_evlog_stats(elog, &st);
     assert_int_equal(st.appended, NT * PER);
     assert_true(st.syncs <= st.append_calls);
-    print_message("group commit: %" PRIu64 " append calls, %" PRIu64 " syncs\n",
-                  st.append_calls, st.syncs);
+    print_message("group commit: %" PRIu64 " append calls, %" PRIu64 " syncs\n", st.append_calls,
+                  st.syncs);
     dmp_evlog__abandon(elog); /* as if killed: no checkpoint */
     elog = t_open(dir, &c);
     collect_t *col = t_read_all(elog, 1);
@@ -658,9 +658,8 @@ static void test_dedup(void **state)
     elog = t_open(dir, &c);
     uint64_t kc = dmp_evlog_dedup_key("urn:x", "c");
     assert_int_equal(t_append(elog, "C", kc), 16);
-    assert_int_equal(dmp_evlog_append(elog, &(dmp_evlog_rec_t){"C", 1, 0, kc, 0}, 1, &first,
-                                      res, &err),
-                     DMP_OK);
+    assert_int_equal(
+        dmp_evlog_append(elog, &(dmp_evlog_rec_t){"C", 1, 0, kc, 0}, 1, &first, res, &err), DMP_OK);
     assert_int_equal(res[0].duplicate, 1);
     usleep(250 * 1000);
     assert_int_equal(t_append(elog, "C later", kc), 17);
