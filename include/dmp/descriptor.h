@@ -190,7 +190,9 @@ DMP_EXPORT int dmp_parse_size_bytes(const char *s, int64_t *out);
  * YAML is read with the 1.2 core schema (yes/no/on/off stay strings), anchors and
  * aliases are expanded (counting nodes, so a billion-laughs document is refused
  * before it is built), `<<` merge keys are honoured, duplicate keys are errors and
- * mapping keys must be scalars. JSON is read strictly (libfyaml's JSON mode). */
+ * mapping keys must be scalars. JSON is read strictly (libfyaml's JSON mode).
+ * DMP_FMT_AUTO reads text starting with '{' or '[' as JSON and, when that fails with
+ * DMP_PARSE, as YAML flow style ({name: x}); if both fail the JSON findings are kept. */
 typedef struct dmp_descriptor_locs dmp_doc_locs_t;
 
 typedef struct dmp_doc_opts {

@@ -741,12 +741,9 @@ static int sniff_json(const char *buf, size_t len)
     return 0;
 }
 
-int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t **out,
-                 dmp_doc_locs_t **locs, dmp_diags_t *diags, dmp_error_t *err)
+static int doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t **out,
+                    dmp_doc_locs_t **locs, dmp_diags_t *diags, dmp_error_t *err)
 {
-    dmp_doc_opts_t defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
     loader_t ld = {0};
     ld.opts = opts;
     dmp_limits_resolve(&opts->limits, &ld.lim);
@@ -883,4 +880,40 @@ int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t
     else
         dmp_doc_locs_free(ld.locs);
     return DMP_OK;
+}
+
+int dmp_doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, json_t **out,
+                 dmp_doc_locs_t **locs, dmp_diags_t *diags, dmp_error_t *err)
+{
+    dmp_doc_opts_t o = {0};
+    if (opts != NULL)
+        o = *opts;
+    if (o.format != DMP_FMT_AUTO)
+        return doc_load(buf, len, &o, out, locs, diags, err);
+    if (!sniff_json(buf, len)) {
+        o.format = DMP_FMT_YAML;
+        return doc_load(buf, len, &o, out, locs, diags, err);
+    }
+    /* Looks like JSON. If it is not, it may still be YAML in flow style ({name: x});
+     * when YAML cannot read it either, the JSON findings are the ones reported. */
+    dmp_diags_t jd = {0};
+    dmp_error_t je = {0};
+    o.format = DMP_FMT_JSON;
+    int rc = doc_load(buf, len, &o, out, locs, &jd, &je);
+    if (rc == DMP_PARSE) {
+        o.format = DMP_FMT_YAML;
+        if (doc_load(buf, len, &o, out, locs, NULL, NULL) == DMP_OK)
+            rc = DMP_OK;
+    }
+    if (rc != DMP_OK) {
+        for (size_t i = 0; i < jd.n; i++) {
+            const dmp_diag_t *dg = &jd.v[i];
+            dmp_diags_add(diags, dg->severity, dg->code, dg->rule, dg->file, dg->loc, dg->path,
+                          dg->pointer, "%s", dg->msg);
+        }
+        if (err)
+            *err = je;
+    }
+    dmp_diags_free(&jd);
+    return rc;
 }

@@ -699,6 +699,18 @@ static void test_yaml_scalars_and_tags(void **state)
     json_decref(v);
     dmp_doc_locs_free(locs);
     assert_int_equal(dmp_doc_load("a: !!int x", 10, &o, &v, NULL, NULL, NULL), DMP_PARSE);
+    /* AUTO: flow-style YAML that looks like JSON falls back to YAML */
+    dmp_doc_opts_t a = {0};
+    assert_int_equal(dmp_doc_load("{a: yes, b: [1]}", 16, &a, &v, NULL, NULL, NULL), DMP_OK);
+    assert_string_equal(json_string_value(json_object_get(v, "a")), "yes");
+    json_decref(v);
+    dmp_diags_t dd = {0};
+    dmp_error_t e = {0};
+    assert_int_equal(dmp_doc_load("{\"a\": [1,,]}", 12, &a, &v, NULL, &dd, &e), DMP_PARSE);
+    assert_int_equal(dd.n, 1);
+    assert_non_null(strstr(dd.v[0].msg, "malformed JSON"));
+    assert_non_null(strstr(e.msg, "malformed JSON"));
+    dmp_diags_free(&dd);
     /* multi-document streams */
     dmp_doc_opts_t m = {.format = DMP_FMT_YAML, .multi = 1};
     assert_int_equal(dmp_doc_load("--- 1\n--- [2]\n", 14, &m, &v, &locs, NULL, NULL), DMP_OK);
