@@ -7,8 +7,11 @@
 #include "dmp/schema.h"
 
 static const char *const instances[] = {
-    "null", "true", "0", "-1.5e3", "\"\"", "\"abc\"", "[]", "[1,\"a\",[2]]", "{}",
-    "{\"a\":1,\"b\":[true,{\"c\":null}],\"\":\"x\"}",
+    "null", "true",
+    "0",    "-1.5e3",
+    "\"\"", "\"abc\"",
+    "[]",   "[1,\"a\",[2]]",
+    "{}",   "{\"a\":1,\"b\":[true,{\"c\":null}],\"\":\"x\"}",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -24,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     dmp_schema_ctx_t *c = dmp_schema_ctx_new();
     for (size_t i = 0; i < sizeof instances / sizeof instances[0]; i++) {
-        dmp_schema_validate(s, c, instances[i], strlen(instances[i]), DMP_SCHEMA_ALL_ERRORS,
-                            &err);
+        dmp_schema_validate(s, c, instances[i], strlen(instances[i]), DMP_SCHEMA_ALL_ERRORS, &err);
         dmp_buf_t b = DMP_BUF_INIT;
         dmp_schema_ctx_basic_output(c, &b);
         dmp_buf_free(&b);

@@ -40,10 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         c = dmp_schema_ctx_new();
     }
     dmp_error_t err = {0};
-    int r0 = dmp_schema_validate(s[size & 1], c, (const char *)data, size,
-                                 DMP_SCHEMA_FAIL_FAST, &err);
-    int r1 = dmp_schema_validate(s[size & 1], c, (const char *)data, size,
-                                 DMP_SCHEMA_ALL_ERRORS, &err);
+    int r0 =
+        dmp_schema_validate(s[size & 1], c, (const char *)data, size, DMP_SCHEMA_FAIL_FAST, &err);
+    int r1 =
+        dmp_schema_validate(s[size & 1], c, (const char *)data, size, DMP_SCHEMA_ALL_ERRORS, &err);
     /* both modes must agree on validity */
     if ((r0 == DMP_OK) != (r1 == DMP_OK))
         __builtin_trap();
@@ -52,8 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dmp_buf_free(&b);
     if (size < 4096) {
         dmp_compat_report_t rep = {0};
-        if (dmp_schema_compat(schema, sizeof schema - 1, (const char *)data, size,
-                              DMP_COMPAT_FULL, &rep, &err) == DMP_OK)
+        if (dmp_schema_compat(schema, sizeof schema - 1, (const char *)data, size, DMP_COMPAT_FULL,
+                              &rep, &err) == DMP_OK)
             dmp_compat_report_fini(&rep);
     }
     return 0;

@@ -150,16 +150,14 @@ enum {
  * msg = the first error's sentence; the full list via dmp_schema_ctx_error); DMP_PARSE or
  * DMP_LIMIT when the bytes are not acceptable JSON; DMP_LIMIT also when a regex hits its
  * match limit (the document is then treated as invalid). */
-DMP_EXPORT int dmp_schema_validate(const dmp_schema_t *s, dmp_schema_ctx_t *ctx,
-                                   const char *json, size_t len, int flags, dmp_error_t *err);
+DMP_EXPORT int dmp_schema_validate(const dmp_schema_t *s, dmp_schema_ctx_t *ctx, const char *json,
+                                   size_t len, int flags, dmp_error_t *err);
 /* Validates an already-parsed value (e.g. an event body parsed once by the ingest path). */
 DMP_EXPORT int dmp_schema_validate_node(const dmp_schema_t *s, dmp_schema_ctx_t *ctx,
-                                        const dmp_json_node_t *value, int flags,
-                                        dmp_error_t *err);
+                                        const dmp_json_node_t *value, int flags, dmp_error_t *err);
 /* Validates a jansson value (serialised and re-parsed: for non-hot paths). */
 DMP_EXPORT int dmp_schema_validate_jansson(const dmp_schema_t *s, dmp_schema_ctx_t *ctx,
-                                           const struct json_t *value, int flags,
-                                           dmp_error_t *err);
+                                           const struct json_t *value, int flags, dmp_error_t *err);
 
 /* Error records. A fail-fast call made with err == NULL only computes the verdict (fastest);
  * asking for its errors afterwards re-runs it on the same instance to build them, so the
@@ -175,8 +173,7 @@ typedef struct dmp_schema_error {
 } dmp_schema_error_t;
 
 DMP_EXPORT size_t dmp_schema_ctx_error_count(const dmp_schema_ctx_t *ctx);
-DMP_EXPORT const dmp_schema_error_t *dmp_schema_ctx_error(const dmp_schema_ctx_t *ctx,
-                                                          size_t i);
+DMP_EXPORT const dmp_schema_error_t *dmp_schema_ctx_error(const dmp_schema_ctx_t *ctx, size_t i);
 /* Appends the last result in the spec's "basic" output format (JSON) to 'out'. */
 DMP_EXPORT void dmp_schema_ctx_basic_output(const dmp_schema_ctx_t *ctx, dmp_buf_t *out);
 
@@ -202,11 +199,11 @@ DMP_EXPORT int dmp_compat_mode_parse(const char *s);
 DMP_EXPORT const char *dmp_compat_mode_name(dmp_compat_mode_t mode);
 
 typedef struct dmp_compat_change {
-    char *location;  /* JSON pointer in the schema: "/properties/items/items/properties/sku" */
-    char *kind;      /* stable word: "required-added", "type-narrowed", ... */
-    char *message;   /* one sentence */
-    int direction;   /* DMP_COMPAT_BACKWARD or DMP_COMPAT_FORWARD: which reading it breaks */
-    size_t version;  /* index of the older version compared against (transitive checks) */
+    char *location; /* JSON pointer in the schema: "/properties/items/items/properties/sku" */
+    char *kind;     /* stable word: "required-added", "type-narrowed", ... */
+    char *message;  /* one sentence */
+    int direction;  /* DMP_COMPAT_BACKWARD or DMP_COMPAT_FORWARD: which reading it breaks */
+    size_t version; /* index of the older version compared against (transitive checks) */
 } dmp_compat_change_t;
 
 typedef struct dmp_compat_report {
@@ -218,13 +215,13 @@ typedef struct dmp_compat_report {
 /* Compares two schemas (JSON text). Returns DMP_OK with 'out' filled (zero it first), or
  * DMP_PARSE / DMP_INVALID when a schema cannot be read. */
 DMP_EXPORT int dmp_schema_compat(const char *old_json, size_t old_len, const char *new_json,
-                                 size_t new_len, dmp_compat_mode_t mode,
-                                 dmp_compat_report_t *out, dmp_error_t *err);
+                                 size_t new_len, dmp_compat_mode_t mode, dmp_compat_report_t *out,
+                                 dmp_error_t *err);
 /* versions[0..n) oldest first; the last one is the candidate. Non-transitive modes compare
  * it with versions[n-2] only; transitive modes with every earlier version. */
-DMP_EXPORT int dmp_schema_compat_versions(const char *const *versions, const size_t *lens,
-                                          size_t n, dmp_compat_mode_t mode,
-                                          dmp_compat_report_t *out, dmp_error_t *err);
+DMP_EXPORT int dmp_schema_compat_versions(const char *const *versions, const size_t *lens, size_t n,
+                                          dmp_compat_mode_t mode, dmp_compat_report_t *out,
+                                          dmp_error_t *err);
 DMP_EXPORT void dmp_compat_report_fini(dmp_compat_report_t *r);
 
 #endif

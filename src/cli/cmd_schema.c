@@ -23,18 +23,17 @@ typedef struct vopts {
 
 static void usage_validate(FILE *f)
 {
-    fprintf(f,
-            "usage: dmp schema validate SCHEMA [INSTANCE... | -] [options]\n\n"
-            "Validates each INSTANCE file (one JSON document each) against SCHEMA, or NDJSON\n"
-            "(one document per line) from stdin when INSTANCE is '-' or absent, and prints one\n"
-            "result per instance.\n\n"
-            "options:\n"
-            "  -q, --quiet          print only the counts (valid, invalid) at the end\n"
-            "  -o, --output FMT     text (default) or json (one basic-output object per line)\n"
-            "  --first-error        stop at the first error of each instance\n"
-            "  --format-assert      treat \"format\" as an assertion (default: annotation)\n"
-            "  --ref URI=FILE       register another schema under URI (repeatable)\n\n"
-            "exit: 0 all valid, 1 some invalid, 64 usage, 65 schema unusable\n");
+    fprintf(f, "usage: dmp schema validate SCHEMA [INSTANCE... | -] [options]\n\n"
+               "Validates each INSTANCE file (one JSON document each) against SCHEMA, or NDJSON\n"
+               "(one document per line) from stdin when INSTANCE is '-' or absent, and prints one\n"
+               "result per instance.\n\n"
+               "options:\n"
+               "  -q, --quiet          print only the counts (valid, invalid) at the end\n"
+               "  -o, --output FMT     text (default) or json (one basic-output object per line)\n"
+               "  --first-error        stop at the first error of each instance\n"
+               "  --format-assert      treat \"format\" as an assertion (default: annotation)\n"
+               "  --ref URI=FILE       register another schema under URI (repeatable)\n\n"
+               "exit: 0 all valid, 1 some invalid, 64 usage, 65 schema unusable\n");
 }
 
 static void usage_check(FILE *f)
@@ -47,14 +46,13 @@ static void usage_check(FILE *f)
 
 static void usage_diff(FILE *f)
 {
-    fprintf(f,
-            "usage: dmp schema diff OLD [OLDER...] NEW [--mode MODE] [-o json]\n\n"
-            "Reports whether NEW is compatible with the earlier version(s) and lists every\n"
-            "breaking change with its location. Versions are given oldest first.\n"
-            "MODE: backward (default), forward, full, backward_transitive,\n"
-            "forward_transitive, full_transitive. Non-transitive modes compare NEW with the\n"
-            "version just before it.\n\n"
-            "exit: 0 compatible, 1 breaking changes, 64 usage, 65 unreadable schema\n");
+    fprintf(f, "usage: dmp schema diff OLD [OLDER...] NEW [--mode MODE] [-o json]\n\n"
+               "Reports whether NEW is compatible with the earlier version(s) and lists every\n"
+               "breaking change with its location. Versions are given oldest first.\n"
+               "MODE: backward (default), forward, full, backward_transitive,\n"
+               "forward_transitive, full_transitive. Non-transitive modes compare NEW with the\n"
+               "version just before it.\n\n"
+               "exit: 0 compatible, 1 breaking changes, 64 usage, 65 unreadable schema\n");
 }
 
 static void usage(FILE *f)
@@ -127,8 +125,7 @@ static void print_result(const vopts_t *o, dmp_schema_ctx_t *ctx, const char *na
             dmp_buf_puts(&b, ",\"valid\":false,\"errors\":[{\"instanceLocation\":\"\","
                              "\"keywordLocation\":\"\",\"error\":");
             char msg[1024];
-            snprintf(msg, sizeof msg, "%s%s%s", err->msg, err->where[0] ? " at " : "",
-                     err->where);
+            snprintf(msg, sizeof msg, "%s%s%s", err->msg, err->where[0] ? " at " : "", err->where);
             dmp_buf_json_str(&b, msg, strlen(msg));
             dmp_buf_puts(&b, "}]}");
         }
@@ -142,8 +139,7 @@ static void print_result(const vopts_t *o, dmp_schema_ctx_t *ctx, const char *na
     }
     size_t n = dmp_schema_ctx_error_count(ctx);
     if (n == 0) {
-        printf("%s: invalid: %s%s%s\n", name, err->msg, err->where[0] ? " at " : "",
-               err->where);
+        printf("%s: invalid: %s%s%s\n", name, err->msg, err->where[0] ? " at " : "", err->where);
         return;
     }
     printf("%s: invalid\n", name);
@@ -385,8 +381,8 @@ static int cmd_diff(int argc, char **argv)
                dmp_compat_mode_name((dmp_compat_mode_t)mode));
         for (size_t i = 0; i < rep.n_changes; i++) {
             const dmp_compat_change_t *c = &rep.changes[i];
-            printf("  %s: %s [%s]%s%s\n", c->location, c->message, c->kind,
-                   n > 2 ? " vs " : "", n > 2 ? files[c->version] : "");
+            printf("  %s: %s [%s]%s%s\n", c->location, c->message, c->kind, n > 2 ? " vs " : "",
+                   n > 2 ? files[c->version] : "");
         }
     }
     rc = rep.compatible ? DMP_EXIT_OK : DMP_EXIT_FAIL;

@@ -17,13 +17,9 @@
 #include <stdlib.h>
 #include <strings.h>
 
-static const char *const mode_names[] = {"none",
-                                         "backward",
-                                         "forward",
-                                         "full",
-                                         "backward_transitive",
-                                         "forward_transitive",
-                                         "full_transitive"};
+static const char *const mode_names[] = {
+    "none",           "backward", "forward", "full", "backward_transitive", "forward_transitive",
+    "full_transitive"};
 
 int dmp_compat_mode_parse(const char *s)
 {
@@ -137,8 +133,8 @@ static unsigned types_of(const dmp_json_node_t *s)
     if (!t)
         return 0x7f;
     unsigned m = 0;
-    static const char *names[] = {"null", "boolean", "integer", "number", "string", "array",
-                                  "object"};
+    static const char *names[] = {"null",   "boolean", "integer", "number",
+                                  "string", "array",   "object"};
     const dmp_json_node_t *one = t->type == DMP_JSON_ARRAY ? dmp_json_first(t) : t;
     while (one) {
         size_t L;
@@ -155,8 +151,8 @@ static unsigned types_of(const dmp_json_node_t *s)
 
 static void types_str(unsigned m, dmp_buf_t *b)
 {
-    static const char *names[] = {"null", "boolean", "integer", "number", "string", "array",
-                                  "object"};
+    static const char *names[] = {"null",   "boolean", "integer", "number",
+                                  "string", "array",   "object"};
     if (m == 0x7f) {
         dmp_buf_puts(b, "any");
         return;
@@ -202,8 +198,8 @@ static int is_open(const dmp_json_node_t *s)
 static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t *b,
                      const char *loc);
 
-static void bound(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t *b,
-                  const char *loc, const char *k, int is_min)
+static void bound(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t *b, const char *loc,
+                  const char *k, int is_min)
 {
     const dmp_json_node_t *bv = kw(b, k), *av = kw(a, k);
     if (!bv || bv->type != DMP_JSON_NUMBER)
@@ -233,8 +229,8 @@ static int json_eq(const dmp_json_node_t *a, const dmp_json_node_t *b)
     return dmp_json_equal(a, b);
 }
 
-static const dmp_json_node_t *prop_schema(const dmp_json_node_t *s, const char *name,
-                                          size_t len, int *declared)
+static const dmp_json_node_t *prop_schema(const dmp_json_node_t *s, const char *name, size_t len,
+                                          int *declared)
 {
     const dmp_json_node_t *p = kw(s, "properties");
     const dmp_json_node_t *v = p ? dmp_json_get(p, name, len) : NULL;
@@ -259,8 +255,7 @@ static const dmp_json_node_t *prop_schema(const dmp_json_node_t *s, const char *
     return kw(s, "additionalProperties"); /* NULL: open */
 }
 
-static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t *b,
-                     const char *loc)
+static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t *b, const char *loc)
 {
     if (++w->depth > 64) {
         w->depth--;
@@ -296,8 +291,8 @@ static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t 
             for (const dmp_json_node_t *e = dmp_json_first(eb); e; e = dmp_json_next(eb, e))
                 found |= dmp_json_equal(e, ca);
             if (!found)
-                add(w, loc, "enum-narrowed", "%s enum does not allow the %s const value",
-                    bname(w), aname(w));
+                add(w, loc, "enum-narrowed", "%s enum does not allow the %s const value", bname(w),
+                    aname(w));
         } else if (!ea || ea->type != DMP_JSON_ARRAY) {
             add(w, loc, "enum-added", "%s schema restricts the value to an enum", bname(w));
         } else {
@@ -323,10 +318,10 @@ static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t 
         dmp_buf_free(&v);
     }
     /* bounds */
-    static const char *mins[] = {"minimum", "exclusiveMinimum", "minLength", "minItems",
-                                 "minProperties", "minContains"};
-    static const char *maxs[] = {"maximum", "exclusiveMaximum", "maxLength", "maxItems",
-                                 "maxProperties", "maxContains"};
+    static const char *mins[] = {"minimum",  "exclusiveMinimum", "minLength",
+                                 "minItems", "minProperties",    "minContains"};
+    static const char *maxs[] = {"maximum",  "exclusiveMaximum", "maxLength",
+                                 "maxItems", "maxProperties",    "maxContains"};
     for (int i = 0; i < 6; i++) {
         bound(w, a, b, loc, mins[i], 1);
         bound(w, a, b, loc, maxs[i], 0);
@@ -391,8 +386,7 @@ static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t 
             const dmp_json_node_t *as = prop_schema(a, k->u.s, k->len, &declared);
             char *pl = sub_loc(loc, "properties", k->u.s);
             if (is_open(as) && !is_open(k + 1))
-                add(w, pl,
-                    w->dir == DMP_COMPAT_BACKWARD ? "property-added" : "property-removed",
+                add(w, pl, w->dir == DMP_COMPAT_BACKWARD ? "property-added" : "property-removed",
                     "property '%s' is constrained only by the %s schema, whose content model "
                     "is open in the %s schema",
                     k->u.s, bname(w), aname(w));
@@ -432,10 +426,22 @@ static void narrower(walk_t *w, const dmp_json_node_t *a, const dmp_json_node_t 
         }
     }
     /* keywords compared as a whole: any difference on the reading side counts */
-    static const char *whole[] = {"allOf", "anyOf", "oneOf", "not", "if", "then", "else",
-                                  "contains", "propertyNames", "patternProperties",
-                                  "dependentRequired", "dependentSchemas", "unevaluatedItems",
-                                  "unevaluatedProperties", "$dynamicRef", NULL};
+    static const char *whole[] = {"allOf",
+                                  "anyOf",
+                                  "oneOf",
+                                  "not",
+                                  "if",
+                                  "then",
+                                  "else",
+                                  "contains",
+                                  "propertyNames",
+                                  "patternProperties",
+                                  "dependentRequired",
+                                  "dependentSchemas",
+                                  "unevaluatedItems",
+                                  "unevaluatedProperties",
+                                  "$dynamicRef",
+                                  NULL};
     for (int i = 0; whole[i]; i++) {
         const dmp_json_node_t *vb = kw(b, whole[i]);
         if (vb && !json_eq(kw(a, whole[i]), vb)) {
@@ -486,8 +492,7 @@ done:
 }
 
 int dmp_schema_compat_versions(const char *const *versions, const size_t *lens, size_t n,
-                               dmp_compat_mode_t mode, dmp_compat_report_t *out,
-                               dmp_error_t *err)
+                               dmp_compat_mode_t mode, dmp_compat_report_t *out, dmp_error_t *err)
 {
     out->compatible = 1;
     out->n_changes = 0;
@@ -498,8 +503,7 @@ int dmp_schema_compat_versions(const char *const *versions, const size_t *lens, 
         return DMP_OK;
     int transitive = mode >= DMP_COMPAT_BACKWARD_TRANSITIVE;
     for (size_t i = transitive ? 0 : n - 2; i + 1 < n; i++) {
-        int rc = check_pair(versions[i], lens[i], versions[n - 1], lens[n - 1], mode, i, out,
-                            err);
+        int rc = check_pair(versions[i], lens[i], versions[n - 1], lens[n - 1], mode, i, out, err);
         if (rc != DMP_OK) {
             dmp_error_where(err, "version %zu", i);
             return rc;
@@ -509,9 +513,8 @@ int dmp_schema_compat_versions(const char *const *versions, const size_t *lens, 
     return DMP_OK;
 }
 
-int dmp_schema_compat(const char *old_json, size_t old_len, const char *new_json,
-                      size_t new_len, dmp_compat_mode_t mode, dmp_compat_report_t *out,
-                      dmp_error_t *err)
+int dmp_schema_compat(const char *old_json, size_t old_len, const char *new_json, size_t new_len,
+                      dmp_compat_mode_t mode, dmp_compat_report_t *out, dmp_error_t *err)
 {
     const char *v[2] = {old_json, new_json};
     size_t l[2] = {old_len, new_len};

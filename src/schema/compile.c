@@ -107,13 +107,13 @@ typedef struct comp {
     int no_validation; /* the root's meta-schema leaves out the validation vocabulary */
 } comp_t;
 
-#define PUSH(arr, n, cap, v)                                                                 \
-    do {                                                                                     \
-        if ((n) == (cap)) {                                                                  \
-            (cap) = (cap) ? (cap) * 2 : 16;                                                  \
-            (arr) = dmp_realloc((arr), (cap) * sizeof(*(arr)));                              \
-        }                                                                                    \
-        (arr)[(n)++] = (v);                                                                  \
+#define PUSH(arr, n, cap, v)                                                                       \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            (cap) = (cap) ? (cap)*2 : 16;                                                          \
+            (arr) = dmp_realloc((arr), (cap) * sizeof(*(arr)));                                    \
+        }                                                                                          \
+        (arr)[(n)++] = (v);                                                                        \
     } while (0)
 
 static const char *keep(comp_t *C, char *s)
@@ -139,8 +139,7 @@ static ent_t *map_get(comp_t *C, const char *key)
     }
 }
 
-static void map_put(comp_t *C, const char *key, cdoc_t *d, const dmp_json_node_t *n,
-                    sch_res_t *res)
+static void map_put(comp_t *C, const char *key, cdoc_t *d, const dmp_json_node_t *n, sch_res_t *res)
 {
     if (map_get(C, key))
         return; /* first definition wins */
@@ -192,11 +191,21 @@ static int is_key(const dmp_json_node_t *k, const char *s)
 
 static int kw_class(const dmp_json_node_t *k)
 {
-    static const char *one[] = {"additionalProperties", "items", "contains", "propertyNames",
-                                "not", "if", "then", "else", "unevaluatedItems",
-                                "unevaluatedProperties", "contentSchema", NULL};
-    static const char *map[] = {"$defs", "properties", "patternProperties",
-                                "dependentSchemas", "definitions", "dependencies", NULL};
+    static const char *one[] = {"additionalProperties",
+                                "items",
+                                "contains",
+                                "propertyNames",
+                                "not",
+                                "if",
+                                "then",
+                                "else",
+                                "unevaluatedItems",
+                                "unevaluatedProperties",
+                                "contentSchema",
+                                NULL};
+    static const char *map[] = {
+        "$defs",        "properties", "patternProperties", "dependentSchemas", "definitions",
+        "dependencies", NULL};
     static const char *arr[] = {"prefixItems", "allOf", "anyOf", "oneOf", NULL};
     for (int i = 0; one[i]; i++)
         if (is_key(k, one[i]))
@@ -310,10 +319,10 @@ static int load_external(comp_t *C, const char *abs)
     if (!json)
         return DMP_NOTFOUND;
     dmp_json_limits_t lim = {C->S->max_instance_bytes, 0};
-    lim.max_bytes = C->o && C->o->max_schema_bytes ? C->o->max_schema_bytes
-                                                   : DEFAULT_MAX_SCHEMA_BYTES;
-    lim.max_depth = C->o && C->o->max_schema_depth ? C->o->max_schema_depth
-                                                   : DEFAULT_MAX_SCHEMA_DEPTH;
+    lim.max_bytes =
+        C->o && C->o->max_schema_bytes ? C->o->max_schema_bytes : DEFAULT_MAX_SCHEMA_BYTES;
+    lim.max_depth =
+        C->o && C->o->max_schema_depth ? C->o->max_schema_depth : DEFAULT_MAX_SCHEMA_DEPTH;
     dmp_json_doc_t *doc;
     dmp_error_t e2 = {0};
     int rc = dmp_json_parse(json, len, &lim, &doc, &e2);
@@ -336,11 +345,13 @@ static void pct_decode(char *s)
     for (char *p = s; *p; p++) {
         int h1, h2;
         if (p[0] == '%' && p[1] && p[2] &&
-            (h1 = (p[1] >= 'a' ? p[1] - 'a' + 10 : p[1] >= 'A' ? p[1] - 'A' + 10 : p[1] - '0')) >=
-                0 &&
+            (h1 = (p[1] >= 'a'   ? p[1] - 'a' + 10
+                   : p[1] >= 'A' ? p[1] - 'A' + 10
+                                 : p[1] - '0')) >= 0 &&
             h1 < 16 &&
-            (h2 = (p[2] >= 'a' ? p[2] - 'a' + 10 : p[2] >= 'A' ? p[2] - 'A' + 10 : p[2] - '0')) >=
-                0 &&
+            (h2 = (p[2] >= 'a'   ? p[2] - 'a' + 10
+                   : p[2] >= 'A' ? p[2] - 'A' + 10
+                                 : p[2] - '0')) >= 0 &&
             h2 < 16) {
             *o++ = (char)(h1 * 16 + h2);
             p += 2;
@@ -376,8 +387,7 @@ static const dmp_json_node_t *follow_pointer(const dmp_json_node_t *n, const cha
         } else if (n->type == DMP_JSON_ARRAY) {
             char *e;
             unsigned long i = strtoul(t, &e, 10);
-            n = (tok.len && *e == '\0' && (t[0] != '0' || tok.len == 1)) ? dmp_json_at(n, i)
-                                                                         : NULL;
+            n = (tok.len && *e == '\0' && (t[0] != '0' || tok.len == 1)) ? dmp_json_at(n, i) : NULL;
         } else {
             n = NULL;
         }
@@ -522,8 +532,7 @@ static int get_count(comp_t *C, const dmp_json_node_t *v, const char *loc, const
     return DMP_OK;
 }
 
-static sch_t *sub(comp_t *C, cdoc_t *d, const dmp_json_node_t *v, const char *base,
-                  sch_res_t *res)
+static sch_t *sub(comp_t *C, cdoc_t *d, const dmp_json_node_t *v, const char *base, sch_res_t *res)
 {
     return compile_node(C, d, v, base, res);
 }
@@ -547,7 +556,7 @@ static int type_bit(const dmp_json_node_t *t, uint8_t *mask)
     static const struct {
         const char *n;
         uint8_t b;
-    } tab[] = {{"null", T_NULL},     {"boolean", T_BOOL}, {"number", T_NUMBER},
+    } tab[] = {{"null", T_NULL},       {"boolean", T_BOOL},  {"number", T_NUMBER},
                {"integer", T_INTEGER}, {"string", T_STRING}, {"array", T_ARRAY},
                {"object", T_OBJECT}};
     if (t->type != DMP_JSON_STRING)
@@ -594,15 +603,53 @@ static void build_ptab(sch_t *s)
 /* Index of a keyword the compiler acts on, or -1: used to refuse duplicates. */
 static int keyword_id(const dmp_json_node_t *k)
 {
-    static const char *const kws[] = {
-        "type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-        "minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties",
-        "minContains", "maxContains", "uniqueItems", "pattern", "format", "const", "enum",
-        "required", "dependentRequired", "dependencies", "$ref", "$dynamicRef", "allOf",
-        "anyOf", "oneOf", "not", "if", "then", "else", "prefixItems", "items", "contains",
-        "unevaluatedItems", "unevaluatedProperties", "additionalProperties", "propertyNames",
-        "properties", "dependentSchemas", "patternProperties", "$defs", "definitions", "$id",
-        "$anchor", "$dynamicAnchor", NULL};
+    static const char *const kws[] = {"type",
+                                      "minimum",
+                                      "maximum",
+                                      "exclusiveMinimum",
+                                      "exclusiveMaximum",
+                                      "multipleOf",
+                                      "minLength",
+                                      "maxLength",
+                                      "minItems",
+                                      "maxItems",
+                                      "minProperties",
+                                      "maxProperties",
+                                      "minContains",
+                                      "maxContains",
+                                      "uniqueItems",
+                                      "pattern",
+                                      "format",
+                                      "const",
+                                      "enum",
+                                      "required",
+                                      "dependentRequired",
+                                      "dependencies",
+                                      "$ref",
+                                      "$dynamicRef",
+                                      "allOf",
+                                      "anyOf",
+                                      "oneOf",
+                                      "not",
+                                      "if",
+                                      "then",
+                                      "else",
+                                      "prefixItems",
+                                      "items",
+                                      "contains",
+                                      "unevaluatedItems",
+                                      "unevaluatedProperties",
+                                      "additionalProperties",
+                                      "propertyNames",
+                                      "properties",
+                                      "dependentSchemas",
+                                      "patternProperties",
+                                      "$defs",
+                                      "definitions",
+                                      "$id",
+                                      "$anchor",
+                                      "$dynamicAnchor",
+                                      NULL};
     for (int i = 0; kws[i]; i++)
         if (is_key(k, kws[i]))
             return i;
@@ -1011,10 +1058,10 @@ int dmp_schema_compile(const char *json, size_t len, const dmp_schema_opts_t *op
 {
     *out = NULL;
     dmp_json_limits_t lim;
-    lim.max_bytes = opts && opts->max_schema_bytes ? opts->max_schema_bytes
-                                                   : DEFAULT_MAX_SCHEMA_BYTES;
-    lim.max_depth = opts && opts->max_schema_depth ? opts->max_schema_depth
-                                                   : DEFAULT_MAX_SCHEMA_DEPTH;
+    lim.max_bytes =
+        opts && opts->max_schema_bytes ? opts->max_schema_bytes : DEFAULT_MAX_SCHEMA_BYTES;
+    lim.max_depth =
+        opts && opts->max_schema_depth ? opts->max_schema_depth : DEFAULT_MAX_SCHEMA_DEPTH;
     if (len > lim.max_bytes)
         return DMP_ERR(err, DMP_LIMIT, "schema is %zu bytes, over the limit of %zu", len,
                        lim.max_bytes);
@@ -1024,12 +1071,12 @@ int dmp_schema_compile(const char *json, size_t len, const dmp_schema_opts_t *op
         return rc;
     dmp_schema_t *S = dmp_calloc(1, sizeof *S);
     S->format_assert = opts ? opts->format_assert : 0;
-    S->match_limit = opts && opts->regex_match_limit ? opts->regex_match_limit
-                                                     : DEFAULT_MATCH_LIMIT;
-    S->max_instance_bytes = opts && opts->max_instance_bytes ? opts->max_instance_bytes
-                                                             : DEFAULT_MAX_INSTANCE_BYTES;
-    S->max_instance_depth = opts && opts->max_instance_depth ? opts->max_instance_depth
-                                                             : DEFAULT_MAX_INSTANCE_DEPTH;
+    S->match_limit =
+        opts && opts->regex_match_limit ? opts->regex_match_limit : DEFAULT_MATCH_LIMIT;
+    S->max_instance_bytes =
+        opts && opts->max_instance_bytes ? opts->max_instance_bytes : DEFAULT_MAX_INSTANCE_BYTES;
+    S->max_instance_depth =
+        opts && opts->max_instance_depth ? opts->max_instance_depth : DEFAULT_MAX_INSTANCE_DEPTH;
     S->max_captures = 1;
     S->max_steps = opts && opts->max_eval_steps ? opts->max_eval_steps : DEFAULT_MAX_STEPS;
     comp_t C = {.S = S, .o = opts, .err = err};

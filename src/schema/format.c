@@ -36,10 +36,10 @@ enum {
 };
 
 static const char *const names[F_COUNT] = {
-    "date-time", "date",        "time",          "duration",     "email",
-    "idn-email", "hostname",    "idn-hostname",  "ipv4",         "ipv6",
-    "uri",       "uri-reference", "iri",         "iri-reference", "uuid",
-    "uri-template", "json-pointer", "relative-json-pointer", "regex"};
+    "date-time", "date",          "time", "duration",     "email",        "idn-email",
+    "hostname",  "idn-hostname",  "ipv4", "ipv6",         "uri",          "uri-reference",
+    "iri",       "iri-reference", "uuid", "uri-template", "json-pointer", "relative-json-pointer",
+    "regex"};
 
 int dmp_format_id(const char *name, size_t len)
 {
@@ -260,8 +260,8 @@ static void mark_init(void)
 {
     int ec;
     PCRE2_SIZE off;
-    mark_re = pcre2_compile((PCRE2_SPTR) "^\\p{M}", PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off,
-                            NULL);
+    mark_re =
+        pcre2_compile((PCRE2_SPTR) "^\\p{M}", PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off, NULL);
 }
 
 static int is_mark(uint32_t cp)
@@ -312,11 +312,11 @@ static int is_kana_han(uint32_t c)
 }
 static int is_virama(uint32_t c)
 {
-    static const uint32_t v[] = {0x94D, 0x9CD, 0xA4D, 0xACD, 0xB4D, 0xBCD, 0xC4D, 0xCCD,
-                                 0xD3B, 0xD3C, 0xD4D, 0xDCA, 0xE3A, 0xEBA, 0xF84, 0x1039,
-                                 0x103A, 0x1714, 0x1734, 0x17D2, 0x1A60, 0x1B44, 0x1BAA,
-                                 0x1BAB, 0x1BF2, 0x1BF3, 0x2D7F, 0xA806, 0xA8C4, 0xA953,
-                                 0xA9C0, 0xAAF6, 0xABED, 0x10A3F, 0x11046, 0x1107F, 0x110B9};
+    static const uint32_t v[] = {0x94D,  0x9CD,   0xA4D,   0xACD,   0xB4D,  0xBCD,  0xC4D,  0xCCD,
+                                 0xD3B,  0xD3C,   0xD4D,   0xDCA,   0xE3A,  0xEBA,  0xF84,  0x1039,
+                                 0x103A, 0x1714,  0x1734,  0x17D2,  0x1A60, 0x1B44, 0x1BAA, 0x1BAB,
+                                 0x1BF2, 0x1BF3,  0x2D7F,  0xA806,  0xA8C4, 0xA953, 0xA9C0, 0xAAF6,
+                                 0xABED, 0x10A3F, 0x11046, 0x1107F, 0x110B9};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (v[i] == c)
             return 1;
@@ -697,7 +697,8 @@ static int check_uri(const char *s, size_t n, int iri, int need_scheme)
             const char *ip = host + 1;
             if (il > 1 && (ip[0] == 'v' || ip[0] == 'V')) {
                 const char *dot = memchr(ip, '.', il);
-                if (!dot || dot == ip + 1 || !uri_part(dot + 1, il - (size_t)(dot + 1 - ip), 0, ":"))
+                if (!dot || dot == ip + 1 ||
+                    !uri_part(dot + 1, il - (size_t)(dot + 1 - ip), 0, ":"))
                     return 0;
             } else if (!check_ipv6(ip, il)) {
                 return 0;
@@ -813,8 +814,7 @@ static int check_regex(const char *s, size_t n)
             i++;
             continue;
         }
-        if (s[i] == '(' && s[i + 1] == '?' && i + 2 < n &&
-            !strchr(":=!<", s[i + 2]))
+        if (s[i] == '(' && s[i + 1] == '?' && i + 2 < n && !strchr(":=!<", s[i + 2]))
             return 0; /* (?P...), (?#...), (?i) ... */
         if (s[i] == '(' && s[i + 1] == '?' && i + 3 < n && s[i + 2] == '<' && s[i + 3] == '=')
             i += 3;
@@ -830,25 +830,45 @@ static int check_regex(const char *s, size_t n)
 int dmp_format_check(int id, const char *s, size_t n)
 {
     switch (id) {
-    case F_DATE_TIME: return check_date_time(s, n);
-    case F_DATE: return check_date(s, n);
-    case F_TIME: return check_time(s, n);
-    case F_DURATION: return check_duration(s, n);
-    case F_EMAIL: return check_email(s, n, 0);
-    case F_IDN_EMAIL: return check_email(s, n, 1);
-    case F_HOSTNAME: return check_hostname(s, n, 0);
-    case F_IDN_HOSTNAME: return check_hostname(s, n, 1);
-    case F_IPV4: return check_ipv4(s, n);
-    case F_IPV6: return check_ipv6(s, n);
-    case F_URI: return check_uri(s, n, 0, 1);
-    case F_URI_REF: return check_uri(s, n, 0, 0);
-    case F_IRI: return check_uri(s, n, 1, 1);
-    case F_IRI_REF: return check_uri(s, n, 1, 0);
-    case F_UUID: return check_uuid(s, n);
-    case F_URI_TEMPLATE: return check_uri_template(s, n);
-    case F_JSON_POINTER: return check_json_pointer(s, n);
-    case F_REL_JSON_POINTER: return check_rel_pointer(s, n);
-    case F_REGEX: return check_regex(s, n);
-    default: return 1;
+    case F_DATE_TIME:
+        return check_date_time(s, n);
+    case F_DATE:
+        return check_date(s, n);
+    case F_TIME:
+        return check_time(s, n);
+    case F_DURATION:
+        return check_duration(s, n);
+    case F_EMAIL:
+        return check_email(s, n, 0);
+    case F_IDN_EMAIL:
+        return check_email(s, n, 1);
+    case F_HOSTNAME:
+        return check_hostname(s, n, 0);
+    case F_IDN_HOSTNAME:
+        return check_hostname(s, n, 1);
+    case F_IPV4:
+        return check_ipv4(s, n);
+    case F_IPV6:
+        return check_ipv6(s, n);
+    case F_URI:
+        return check_uri(s, n, 0, 1);
+    case F_URI_REF:
+        return check_uri(s, n, 0, 0);
+    case F_IRI:
+        return check_uri(s, n, 1, 1);
+    case F_IRI_REF:
+        return check_uri(s, n, 1, 0);
+    case F_UUID:
+        return check_uuid(s, n);
+    case F_URI_TEMPLATE:
+        return check_uri_template(s, n);
+    case F_JSON_POINTER:
+        return check_json_pointer(s, n);
+    case F_REL_JSON_POINTER:
+        return check_rel_pointer(s, n);
+    case F_REGEX:
+        return check_regex(s, n);
+    default:
+        return 1;
     }
 }

@@ -18,12 +18,49 @@
 #define JSON_DEFAULT_MAX_DEPTH 512u
 
 /* 1 for bytes that end the fast string copy: '"', '\\', control characters, non-ASCII. */
-static const uint8_t str_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, [128 ... 255] = 1};
+static const uint8_t str_stop[256] = {1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 1,
+                                      1, 1, 0,
+                                      0, 1, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 1,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, 0,
+                                      0, 0, [128 ... 255] = 1};
 
 typedef struct parser {
     const char *p, *beg, *end;
@@ -142,8 +179,7 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
         return 3;
     }
     if (c >= 0xF0 && c <= 0xF4) {
-        if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-            (p[3] & 0xC0) != 0x80)
+        if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
             return 0;
         if (c == 0xF0 && p[1] < 0x90)
             return 0;
@@ -185,8 +221,7 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
 #ifdef __SSE2__
         /* 16 bytes at a time while none of them is '"', '\\', a control or non-ASCII;
          * the arena is as long as the input, so a 16-byte store cannot overrun it */
-        const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
-                      sp = _mm_set1_epi8(0x20);
+        const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
         while (e - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)p);
             __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)),
@@ -236,14 +271,30 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
             return perr(ps, DMP_PARSE, "unterminated escape in string%s", "");
         }
         switch (p[1]) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '/':
+            *o++ = '/';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u': {
             unsigned cp;
             if (read_hex4(ps, (const char *)p + 2, &cp) < 0) {
@@ -725,9 +776,15 @@ static void dump_str(dmp_buf_t *out, const char *s, size_t n)
 void dmp_json_dump(const dmp_json_node_t *n, dmp_buf_t *out)
 {
     switch (n->type) {
-    case DMP_JSON_NULL: dmp_buf_puts(out, "null"); break;
-    case DMP_JSON_TRUE: dmp_buf_puts(out, "true"); break;
-    case DMP_JSON_FALSE: dmp_buf_puts(out, "false"); break;
+    case DMP_JSON_NULL:
+        dmp_buf_puts(out, "null");
+        break;
+    case DMP_JSON_TRUE:
+        dmp_buf_puts(out, "true");
+        break;
+    case DMP_JSON_FALSE:
+        dmp_buf_puts(out, "false");
+        break;
     case DMP_JSON_NUMBER:
         if (n->flags & JN_INTLEX)
             dmp_buf_printf(out, "%lld", (long long)n->i);
@@ -736,7 +793,9 @@ void dmp_json_dump(const dmp_json_node_t *n, dmp_buf_t *out)
         else
             dmp_buf_printf(out, "%.17g", n->u.d);
         break;
-    case DMP_JSON_STRING: dump_str(out, n->u.s, n->len); break;
+    case DMP_JSON_STRING:
+        dump_str(out, n->u.s, n->len);
+        break;
     case DMP_JSON_ARRAY: {
         dmp_buf_putc(out, '[');
         const dmp_json_node_t *x = n + 1;

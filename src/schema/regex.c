@@ -34,7 +34,7 @@ struct dmp_re {
 static int simple_atom(const char *s, size_t n, size_t *i, uint64_t set[2])
 {
     set[0] = set[1] = 0;
-#define ADD(ch) (set[(ch) >> 6] |= 1ull << ((ch) & 63))
+#define ADD(ch) (set[(ch) >> 6] |= 1ull << ((ch)&63))
     char c = s[*i];
     if (c == '.') {
         for (int ch = 0; ch < 128; ch++)
@@ -238,21 +238,39 @@ static int simple_match(const simple_re_t *r, const char *s, size_t len)
     return (d & fin) != 0;
 }
 
-#define ECMA_WS "\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029" \
-                "\\u202f\\u205f\\u3000\\ufeff"
+#define ECMA_WS                                                                                    \
+    "\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029"                                \
+    "\\u202f\\u205f\\u3000\\ufeff"
 
 /* ECMA long Unicode property names that PCRE2 spells differently. */
-static const char *const prop_names[][2] = {
-    {"Letter", "L"},           {"Lowercase_Letter", "Ll"}, {"Uppercase_Letter", "Lu"},
-    {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"},  {"Other_Letter", "Lo"},
-    {"digit", "Nd"},           {"Decimal_Number", "Nd"},   {"Number", "N"},
-    {"Letter_Number", "Nl"},   {"Other_Number", "No"},     {"Punctuation", "P"},
-    {"Symbol", "S"},           {"Math_Symbol", "Sm"},      {"Currency_Symbol", "Sc"},
-    {"Separator", "Z"},        {"Space_Separator", "Zs"},  {"Line_Separator", "Zl"},
-    {"Paragraph_Separator", "Zp"}, {"Mark", "M"},          {"Nonspacing_Mark", "Mn"},
-    {"Other", "C"},            {"Control", "Cc"},          {"Format", "Cf"},
-    {"Private_Use", "Co"},     {"Unassigned", "Cn"},       {"Surrogate", "Cs"},
-    {"", ""}};
+static const char *const prop_names[][2] = {{"Letter", "L"},
+                                            {"Lowercase_Letter", "Ll"},
+                                            {"Uppercase_Letter", "Lu"},
+                                            {"Titlecase_Letter", "Lt"},
+                                            {"Modifier_Letter", "Lm"},
+                                            {"Other_Letter", "Lo"},
+                                            {"digit", "Nd"},
+                                            {"Decimal_Number", "Nd"},
+                                            {"Number", "N"},
+                                            {"Letter_Number", "Nl"},
+                                            {"Other_Number", "No"},
+                                            {"Punctuation", "P"},
+                                            {"Symbol", "S"},
+                                            {"Math_Symbol", "Sm"},
+                                            {"Currency_Symbol", "Sc"},
+                                            {"Separator", "Z"},
+                                            {"Space_Separator", "Zs"},
+                                            {"Line_Separator", "Zl"},
+                                            {"Paragraph_Separator", "Zp"},
+                                            {"Mark", "M"},
+                                            {"Nonspacing_Mark", "Mn"},
+                                            {"Other", "C"},
+                                            {"Control", "Cc"},
+                                            {"Format", "Cf"},
+                                            {"Private_Use", "Co"},
+                                            {"Unassigned", "Cn"},
+                                            {"Surrogate", "Cs"},
+                                            {"", ""}};
 
 static void translate(const char *s, size_t n, dmp_buf_t *o)
 {
@@ -338,11 +356,10 @@ dmp_re_t *dmp_re_compile(const char *src, size_t len, char *errbuf, size_t errle
     pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
     pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
     pcre2_set_max_pattern_length(cc, 1 << 16);
-    pcre2_code *code =
-        pcre2_compile((PCRE2_SPTR)(t.data ? t.data : ""), t.len,
-                      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX |
-                          PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C,
-                      &ec, &eoff, cc);
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)(t.data ? t.data : ""), t.len,
+                                     PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX |
+                                         PCRE2_ALLOW_EMPTY_CLASS | PCRE2_NEVER_BACKSLASH_C,
+                                     &ec, &eoff, cc);
     pcre2_compile_context_free(cc);
     dmp_buf_free(&t);
     if (!code) {
@@ -367,8 +384,8 @@ void dmp_re_free(dmp_re_t *re)
     dmp_free(re);
 }
 
-int dmp_re_search(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc,
-                  const char *s, size_t len)
+int dmp_re_search(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc, const char *s,
+                  size_t len)
 {
     if (re->simple) {
         int m = simple_match(re->simple, s, len);

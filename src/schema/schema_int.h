@@ -21,8 +21,8 @@ typedef struct dmp_re dmp_re_t;
 dmp_re_t *dmp_re_compile(const char *src, size_t len, char *errbuf, size_t errlen);
 void dmp_re_free(dmp_re_t *re);
 /* 1 match, 0 no match, -1 match limit hit or other matching error. */
-int dmp_re_search(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc,
-                  const char *s, size_t len);
+int dmp_re_search(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc, const char *s,
+                  size_t len);
 /* The same search through PCRE2 only, and whether the fast matcher handles 're'
  * (both for tests). */
 int dmp_re_search_pcre2(const dmp_re_t *re, pcre2_match_data *md, pcre2_match_context *mc,
@@ -111,7 +111,7 @@ struct sch {
     int8_t boolean; /* -1 object schema; 0 false; 1 true */
     uint8_t types;  /* T_* mask; 0 = any */
     uint8_t has_applicators;
-    uint32_t has; /* K_* */
+    uint32_t has;        /* K_* */
     const char *loc;     /* JSON pointer of this schema inside its document */
     const char *doc_uri; /* the document's URI, or "" */
     sch_res_t *res;

@@ -147,8 +147,12 @@ static void show(dmp_buf_t *b, const dmp_json_node_t *v)
     case DMP_JSON_ARRAY:
         dmp_buf_printf(b, "[...] (%u item%s)", v->aux, v->aux == 1 ? "" : "s");
         break;
-    case DMP_JSON_OBJECT: dmp_buf_printf(b, "{...} (%u properties)", v->aux); break;
-    default: dmp_json_dump(v, b); break;
+    case DMP_JSON_OBJECT:
+        dmp_buf_printf(b, "{...} (%u properties)", v->aux);
+        break;
+    default:
+        dmp_json_dump(v, b);
+        break;
     }
 }
 
@@ -163,22 +167,27 @@ static void fmt_num(dmp_buf_t *b, double d)
 static const char *type_name(const dmp_json_node_t *v)
 {
     switch (v->type) {
-    case DMP_JSON_NULL: return "null";
+    case DMP_JSON_NULL:
+        return "null";
     case DMP_JSON_TRUE:
-    case DMP_JSON_FALSE: return "a boolean";
-    case DMP_JSON_NUMBER: return "a number";
-    case DMP_JSON_STRING: return "a string";
-    case DMP_JSON_ARRAY: return "an array";
-    default: return "an object";
+    case DMP_JSON_FALSE:
+        return "a boolean";
+    case DMP_JSON_NUMBER:
+        return "a number";
+    case DMP_JSON_STRING:
+        return "a string";
+    case DMP_JSON_ARRAY:
+        return "an array";
+    default:
+        return "an object";
     }
 }
 
 /* Records an error. 'fmt' may use %V (the instance value) and printf conversions. */
-static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw,
-                   const dmp_json_node_t *inst, const char *fmt, ...)
-    __attribute__((noinline, cold));
-static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw,
-                   const dmp_json_node_t *inst, const char *fmt, ...)
+static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw, const dmp_json_node_t *inst,
+                   const char *fmt, ...) __attribute__((noinline, cold));
+static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw, const dmp_json_node_t *inst,
+                   const char *fmt, ...)
 {
     if (c->mute)
         return;
@@ -352,11 +361,11 @@ static inline size_t tmp_bits(dmp_schema_ctx_t *c, const dmp_json_node_t *in, si
     return bits_alloc(c, (uint32_t)child_count(in));
 }
 
-#define FAIL()                                                                               \
-    do {                                                                                     \
-        ok = 0;                                                                              \
-        if (fail_now(c))                                                                     \
-            goto done;                                                                       \
+#define FAIL()                                                                                     \
+    do {                                                                                           \
+        ok = 0;                                                                                    \
+        if (fail_now(c))                                                                           \
+            goto done;                                                                             \
     } while (0)
 
 static int v_string(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in)
@@ -645,8 +654,7 @@ static const sch_t *dynamic_target(dmp_schema_ctx_t *c, const sch_t *s)
     return s->dyn_ref;
 }
 
-static int v_applicators(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in,
-                         size_t ev)
+static int v_applicators(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in, size_t ev)
 {
     int ok = 1;
     if (s->ref && !v_node(c, s->ref, in, ev))
@@ -761,8 +769,9 @@ static int v_node(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in
                 c->limit_hit = 1;
                 int m = c->mute;
                 c->mute = 0;
-                report(c, s, "$ref", in, "references loop back to this schema without "
-                                         "consuming the instance");
+                report(c, s, "$ref", in,
+                       "references loop back to this schema without "
+                       "consuming the instance");
                 c->mute = m;
                 return 0;
             }
@@ -797,8 +806,8 @@ static int v_node(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in
         if (!tok) {
             if (!quiet(c)) {
                 dmp_buf_t b = DMP_BUF_INIT;
-                static const char *names[] = {"null", "boolean", "boolean", "number",
-                                              "string", "array", "object", "integer"};
+                static const char *names[] = {"null",   "boolean", "boolean", "number",
+                                              "string", "array",   "object",  "integer"};
                 int first = 1;
                 for (int i = 0; i < 8; i++) {
                     if (i == 2 || !((t >> i) & 1) || (i == 7 && (t & T_NUMBER)))
@@ -859,12 +868,10 @@ static int v_node(dmp_schema_ctx_t *c, const sch_t *s, const dmp_json_node_t *in
         FAIL();
     if (need_local) {
         const sch_t *u = in->type == DMP_JSON_OBJECT ? s->uneval_props : s->uneval_items;
-        const char *kw =
-            in->type == DMP_JSON_OBJECT ? "unevaluatedProperties" : "unevaluatedItems";
+        const char *kw = in->type == DMP_JSON_OBJECT ? "unevaluatedProperties" : "unevaluatedItems";
         if (in->type == DMP_JSON_OBJECT) {
             uint32_t i = 0;
-            for (const dmp_json_node_t *k = in + 1; k < in + in->span;
-                 k = k + 1 + k[1].span, i++) {
+            for (const dmp_json_node_t *k = in + 1; k < in + in->span; k = k + 1 + k[1].span, i++) {
                 if (bit_get(c, local, i))
                     continue;
                 push_key(c, k);
@@ -913,8 +920,8 @@ done:
 
 /* ---- entry points ---- */
 
-static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t *root,
-               int flags, dmp_error_t *err)
+static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t *root, int flags,
+               dmp_error_t *err)
 {
     clear_errors(c);
     c->S = S;
@@ -955,8 +962,8 @@ static int run(const dmp_schema_t *S, dmp_schema_ctx_t *c, const dmp_json_node_t
     return code;
 }
 
-int dmp_schema_validate(const dmp_schema_t *S, dmp_schema_ctx_t *c, const char *json,
-                        size_t len, int flags, dmp_error_t *err)
+int dmp_schema_validate(const dmp_schema_t *S, dmp_schema_ctx_t *c, const char *json, size_t len,
+                        int flags, dmp_error_t *err)
 {
     dmp_json_limits_t lim = {S->max_instance_bytes, S->max_instance_depth};
     clear_errors(c);

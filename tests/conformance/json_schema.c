@@ -104,7 +104,9 @@ static void run_file(const char *dir, const char *rel, int format_assert)
             } else {
                 fail++;
                 printf("FAIL %s\t%s\t%s\t(%s)\n", rel, gdesc, tdesc,
-                       got == -1 ? cerr.msg : got == -2 ? "modes disagree" : verr.msg);
+                       got == -1   ? cerr.msg
+                       : got == -2 ? "modes disagree"
+                                   : verr.msg);
             }
         }
         dmp_schema_free(s);

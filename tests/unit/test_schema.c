@@ -15,11 +15,11 @@
 
 #include "dmp/schema.h"
 
-#define IDENTITY                                                                             \
-    "{\"$id\":\"urn:test:identity\",\"type\":\"object\",\"properties\":{"                   \
-    "\"first\":{\"type\":\"string\",\"pattern\":\"^[A-Z].*\"},"                             \
-    "\"Last\":{\"type\":\"string\",\"pattern\":\"^[A-Z].*\"},"                              \
-    "\"Age\":{\"type\":\"number\",\"exclusiveMaximum\":130}},"                              \
+#define IDENTITY                                                                                   \
+    "{\"$id\":\"urn:test:identity\",\"type\":\"object\",\"properties\":{"                          \
+    "\"first\":{\"type\":\"string\",\"pattern\":\"^[A-Z].*\"},"                                    \
+    "\"Last\":{\"type\":\"string\",\"pattern\":\"^[A-Z].*\"},"                                     \
+    "\"Age\":{\"type\":\"number\",\"exclusiveMaximum\":130}},"                                     \
     "\"required\":[\"first\",\"Last\"]}"
 
 static dmp_schema_t *compile_ok(const char *json, const dmp_schema_opts_t *o)
@@ -73,9 +73,9 @@ static void test_parse_roundtrip(void **st)
 
 static void test_parse_errors(void **st)
 {
-    const char *bad[] = {"",       "{",          "[1,]",           "{\"a\" 1}", "01",
-                         "\"\\x\"", "\"\x01\"",   "\"\xc0\xaf\"",  "[1] x",     "nul",
-                         "1.",     "\"\\ud800\"", "{\"a\":1,}",    "-",         "\"\xed\xa0\x80\""};
+    const char *bad[] = {"",        "{",           "[1,]",         "{\"a\" 1}", "01",
+                         "\"\\x\"", "\"\x01\"",    "\"\xc0\xaf\"", "[1] x",     "nul",
+                         "1.",      "\"\\ud800\"", "{\"a\":1,}",   "-",         "\"\xed\xa0\x80\""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         dmp_json_doc_t *d;
         dmp_error_t err = {0};
@@ -127,8 +127,7 @@ static void test_error_sentence(void **st)
     const dmp_schema_error_t *e = dmp_schema_ctx_error(c, 0);
     assert_string_equal(e->instance_location, "/Age");
     assert_string_equal(e->keyword_location, "/properties/Age/exclusiveMaximum");
-    assert_string_equal(e->absolute_location,
-                        "urn:test:identity#/properties/Age/exclusiveMaximum");
+    assert_string_equal(e->absolute_location, "urn:test:identity#/properties/Age/exclusiveMaximum");
     assert_string_equal(e->keyword, "exclusiveMaximum");
     assert_int_equal(check(s, c, "{\"first\":\"Ann\",\"Last\":\"Lee\",\"Age\":129.5}", 0, &err),
                      DMP_OK);
@@ -227,8 +226,9 @@ static void test_step_budget(void **st)
     dmp_buf_t b = DMP_BUF_INIT;
     dmp_buf_puts(&b, "{\"$ref\":\"#/$defs/d0\",\"$defs\":{");
     for (int i = 0; i < 24; i++)
-        dmp_buf_printf(&b, "\"d%d\":{\"anyOf\":[{\"$ref\":\"#/$defs/d%d\"},"
-                           "{\"$ref\":\"#/$defs/d%d\"}]},",
+        dmp_buf_printf(&b,
+                       "\"d%d\":{\"anyOf\":[{\"$ref\":\"#/$defs/d%d\"},"
+                       "{\"$ref\":\"#/$defs/d%d\"}]},",
                        i, i + 1, i + 1);
     dmp_buf_puts(&b, "\"d24\":false}}");
     dmp_schema_opts_t o = {0};
@@ -381,10 +381,9 @@ static void test_threads(void **st)
 
 static void test_unevaluated_and_dynamic(void **st)
 {
-    const char *sch =
-        "{\"$id\":\"https://example.com/list\",\"$dynamicAnchor\":\"item\","
-        "\"type\":\"object\",\"properties\":{\"a\":true},"
-        "\"allOf\":[{\"properties\":{\"b\":true}}],\"unevaluatedProperties\":false}";
+    const char *sch = "{\"$id\":\"https://example.com/list\",\"$dynamicAnchor\":\"item\","
+                      "\"type\":\"object\",\"properties\":{\"a\":true},"
+                      "\"allOf\":[{\"properties\":{\"b\":true}}],\"unevaluatedProperties\":false}";
     dmp_schema_t *s = compile_ok(sch, NULL);
     dmp_schema_ctx_t *c = dmp_schema_ctx_new();
     dmp_error_t err = {0};
@@ -398,14 +397,21 @@ static void test_unevaluated_and_dynamic(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_roundtrip),    cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_parse_limits),       cmocka_unit_test(test_error_sentence),
-        cmocka_unit_test(test_fail_fast_and_all),  cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_recursion_and_cycles), cmocka_unit_test(test_redos_limit),
+        cmocka_unit_test(test_parse_roundtrip),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_parse_limits),
+        cmocka_unit_test(test_error_sentence),
+        cmocka_unit_test(test_fail_fast_and_all),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_recursion_and_cycles),
+        cmocka_unit_test(test_redos_limit),
         cmocka_unit_test(test_step_budget),
-        cmocka_unit_test(test_instance_limits),    cmocka_unit_test(test_registry),
-        cmocka_unit_test(test_format_modes),       cmocka_unit_test(test_node_and_jansson),
-        cmocka_unit_test(test_threads),            cmocka_unit_test(test_unevaluated_and_dynamic),
+        cmocka_unit_test(test_instance_limits),
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_format_modes),
+        cmocka_unit_test(test_node_and_jansson),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_unevaluated_and_dynamic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

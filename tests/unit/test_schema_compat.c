@@ -14,10 +14,10 @@
 
 #include "dmp/schema.h"
 
-#define BASE                                                                                 \
-    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"id\"],"            \
-    "\"properties\":{\"id\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"},"               \
-    "\"n\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10},"                            \
+#define BASE                                                                                       \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"id\"],"                   \
+    "\"properties\":{\"id\":{\"type\":\"string\",\"pattern\":\"^[a-z]+$\"},"                       \
+    "\"n\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":10},"                                   \
     "\"s\":{\"enum\":[\"a\",\"b\",\"c\"]},\"opt\":{\"type\":[\"string\",\"null\"]}}}"
 
 static int has_kind(const dmp_compat_report_t *r, const char *kind, const char *loc, int dir)
@@ -68,8 +68,7 @@ static void test_each_breaking_kind(void **st)
          DMP_COMPAT_BACKWARD},
         {"\"maximum\":10", "\"maximum\":5", "bound-tightened", "/properties/n",
          DMP_COMPAT_BACKWARD},
-        {"\"minimum\":0", "\"minimum\":1", "bound-tightened", "/properties/n",
-         DMP_COMPAT_BACKWARD},
+        {"\"minimum\":0", "\"minimum\":1", "bound-tightened", "/properties/n", DMP_COMPAT_BACKWARD},
         {"[\"a\",\"b\",\"c\"]", "[\"a\",\"b\"]", "enum-narrowed", "/properties/s",
          DMP_COMPAT_BACKWARD},
         {"[\"string\",\"null\"]", "\"string\"", "type-narrowed", "/properties/opt",
@@ -108,8 +107,8 @@ static void test_additional_closed(void **st)
                          "\"additionalProperties\":false}";
     dmp_compat_report_t r = diff(open, closed, DMP_COMPAT_BACKWARD);
     assert_false(r.compatible);
-    assert_true(has_kind(&r, "additional-properties-closed", "/additionalProperties",
-                         DMP_COMPAT_BACKWARD));
+    assert_true(
+        has_kind(&r, "additional-properties-closed", "/additionalProperties", DMP_COMPAT_BACKWARD));
     dmp_compat_report_fini(&r);
     r = diff(open, closed, DMP_COMPAT_FORWARD);
     assert_true(r.compatible);
@@ -125,16 +124,14 @@ static void test_transitive(void **st)
     size_t ls[] = {strlen(v1), strlen(v2), strlen(v3)};
     dmp_compat_report_t r = {0};
     /* v3 narrows v2 (200 -> 150) but not v1 (100) */
-    assert_int_equal(dmp_schema_compat_versions(vs, ls, 3, DMP_COMPAT_BACKWARD, &r, NULL),
-                     DMP_OK);
+    assert_int_equal(dmp_schema_compat_versions(vs, ls, 3, DMP_COMPAT_BACKWARD, &r, NULL), DMP_OK);
     assert_false(r.compatible);
     assert_int_equal(r.n_changes, 1);
     assert_int_equal(r.changes[0].version, 1);
     dmp_compat_report_fini(&r);
     const char *ws[] = {v2, v1, v3};
     size_t wl[] = {strlen(v2), strlen(v1), strlen(v3)};
-    assert_int_equal(dmp_schema_compat_versions(ws, wl, 3, DMP_COMPAT_BACKWARD, &r, NULL),
-                     DMP_OK);
+    assert_int_equal(dmp_schema_compat_versions(ws, wl, 3, DMP_COMPAT_BACKWARD, &r, NULL), DMP_OK);
     assert_true(r.compatible); /* v1 -> v3 widens */
     dmp_compat_report_fini(&r);
     assert_int_equal(
@@ -198,9 +195,8 @@ static void test_cli(void **st)
     assert_int_equal(run_dmp("validate s.json good.json inv.json", NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "/n: 30 is greater than 10 (maximum)"));
     assert_non_null(strstr(out, "1 valid, 1 invalid"));
-    assert_int_equal(run_dmp("validate s.json - --quiet", "{\"id\":\"a\"}\n{\"id\":1}\n", out,
-                             sizeof out),
-                     1);
+    assert_int_equal(
+        run_dmp("validate s.json - --quiet", "{\"id\":\"a\"}\n{\"id\":1}\n", out, sizeof out), 1);
     assert_string_equal(out, "1 valid, 1 invalid\n");
     assert_int_equal(run_dmp("validate s.json -o json", "{\"id\":\"a\"}\n", out, sizeof out), 0);
     assert_string_equal(out, "{\"instance\":\"-:1\",\"valid\":true}\n");
@@ -226,8 +222,10 @@ static void test_cli(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_identical),  cmocka_unit_test(test_each_breaking_kind),
-        cmocka_unit_test(test_additional_closed), cmocka_unit_test(test_transitive),
+        cmocka_unit_test(test_identical),
+        cmocka_unit_test(test_each_breaking_kind),
+        cmocka_unit_test(test_additional_closed),
+        cmocka_unit_test(test_transitive),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

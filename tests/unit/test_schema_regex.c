@@ -23,12 +23,24 @@ static dmp_re_t *re_ok(const char *p)
 
 static void test_fast_matches_pcre2(void **st)
 {
-    static const char *pats[] = {
-        "^[A-Z].*",       "^ORD-[0-9]{8}$", "^C[0-9]{6,10}$", "^[A-Z]{3}$",
-        "^[A-Z0-9 -]{3,10}$", "^[A-Z]{2}$", "^[A-Z]{3}-[0-9]{4,6}$", "a*b",
-        "^a?b+c*$",       "x{2,}y",         "^[^abc]{1,3}\\d$", "\\w+@\\w+\\.com$",
-        "^.$",            "[.-]",           "^a{0,}$",        "ab?c",
-        "^\\s*\\S",       "^[a-c]*a[a-c]{3}$"};
+    static const char *pats[] = {"^[A-Z].*",
+                                 "^ORD-[0-9]{8}$",
+                                 "^C[0-9]{6,10}$",
+                                 "^[A-Z]{3}$",
+                                 "^[A-Z0-9 -]{3,10}$",
+                                 "^[A-Z]{2}$",
+                                 "^[A-Z]{3}-[0-9]{4,6}$",
+                                 "a*b",
+                                 "^a?b+c*$",
+                                 "x{2,}y",
+                                 "^[^abc]{1,3}\\d$",
+                                 "\\w+@\\w+\\.com$",
+                                 "^.$",
+                                 "[.-]",
+                                 "^a{0,}$",
+                                 "ab?c",
+                                 "^\\s*\\S",
+                                 "^[a-c]*a[a-c]{3}$"};
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     srand(12345);
     const char alphabet[] = "ABCxyzab0123456789-. @c\n_";
@@ -42,8 +54,7 @@ static void test_fast_matches_pcre2(void **st)
             int a = dmp_re_search(re, md, NULL, s, n);
             int b = dmp_re_search_pcre2(re, md, NULL, s, n);
             if (a != b)
-                fail_msg("pattern %s subject '%.*s': fast %d, pcre2 %d", pats[p], (int)n, s, a,
-                         b);
+                fail_msg("pattern %s subject '%.*s': fast %d, pcre2 %d", pats[p], (int)n, s, a, b);
         }
         dmp_re_free(re);
     }
@@ -64,12 +75,12 @@ static void test_ecma_semantics(void **st)
         const char *pat, *subj;
         int want;
     } cases[] = {
-        {"^\\d$", "\xe0\xa7\xa8", 0},     /* \d is ASCII only */
-        {"^\\s$", "\xc2\xa0", 1},         /* \s includes NBSP */
-        {"^\\S$", "\xe2\x80\x83", 0},     /* EM SPACE is white space */
-        {"^.$", "\xf0\x9f\x90\xb2", 1},   /* '.' is one code point */
+        {"^\\d$", "\xe0\xa7\xa8", 0},   /* \d is ASCII only */
+        {"^\\s$", "\xc2\xa0", 1},       /* \s includes NBSP */
+        {"^\\S$", "\xe2\x80\x83", 0},   /* EM SPACE is white space */
+        {"^.$", "\xf0\x9f\x90\xb2", 1}, /* '.' is one code point */
         {"^.$", "\n", 0},
-        {"abc$", "abc\n", 0},             /* '$' only at the very end */
+        {"abc$", "abc\n", 0}, /* '$' only at the very end */
         {"^\\p{Letter}+$", "\xc3\xa9t\xc3\xa9", 1},
         {"^\\u0041$", "A", 1},
         {"^[^]$", "x", 1},
