@@ -40,8 +40,8 @@ static void usage_check(FILE *f)
 {
     fprintf(f, "usage: dmp schema check SCHEMA [--ref URI=FILE]...\n\n"
                "Checks that SCHEMA compiles (JSON Schema 2020-12): keyword values, regular\n"
-               "expressions, references. exit: 0 ok, 1 does not compile, 64 usage, 65 "
-               "unreadable\n");
+               "expressions, references; then validates it against the 2020-12 meta-schema.\n"
+               "exit: 0 ok, 1 does not compile or does not conform, 64 usage, 65 unreadable\n");
 }
 
 static void usage_diff(FILE *f)
@@ -257,6 +257,33 @@ out:
     return rc;
 }
 
+/* Validates the schema document against the 2020-12 meta-schema (built into the engine). */
+static int check_meta(const char *path)
+{
+    static const char meta[] = "{\"$ref\":\"https://json-schema.org/draft/2020-12/schema\"}";
+    dmp_schema_t *m = NULL;
+    char *buf;
+    size_t len;
+    int rc = DMP_EXIT_OK;
+    if (dmp_schema_compile(meta, sizeof meta - 1, NULL, &m, NULL) != DMP_OK ||
+        dmp_read_file(path, MAX_FILE_BYTES, &buf, &len, NULL) != DMP_OK) {
+        dmp_schema_free(m);
+        return DMP_EXIT_DATAERR;
+    }
+    dmp_schema_ctx_t *ctx = dmp_schema_ctx_new();
+    dmp_error_t err = {0};
+    if (dmp_schema_validate(m, ctx, buf, len, DMP_SCHEMA_ALL_ERRORS, &err) != DMP_OK) {
+        fprintf(stderr, "dmp schema: %s does not conform to the 2020-12 meta-schema:\n", path);
+        for (size_t i = 0; i < dmp_schema_ctx_error_count(ctx); i++)
+            fprintf(stderr, "  %s\n", dmp_schema_ctx_error(ctx, i)->message);
+        rc = DMP_EXIT_FAIL;
+    }
+    dmp_schema_ctx_free(ctx);
+    dmp_schema_free(m);
+    dmp_free(buf);
+    return rc;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     vopts_t o = {0};
@@ -285,12 +312,14 @@ static int cmd_check(int argc, char **argv)
     }
     dmp_schema_t *s = NULL;
     rc = load_schema(schema, &o, &s, 0);
-    if (rc == 0) {
-        printf("%s: ok\n", schema);
-        dmp_schema_free(s);
-    } else {
+    if (rc != 0) {
         rc = rc < 0 ? DMP_EXIT_FAIL : rc;
+        goto out;
     }
+    dmp_schema_free(s);
+    rc = check_meta(schema);
+    if (rc == 0)
+        printf("%s: ok\n", schema);
 out:
     dmp_schema_registry_free(o.reg);
     return rc;

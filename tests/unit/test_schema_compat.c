@@ -207,6 +207,9 @@ static void test_cli(void **st)
     assert_int_equal(run_dmp("check s.json", NULL, out, sizeof out), 0);
     assert_int_equal(run_dmp("check bad.json", NULL, out, sizeof out), 1);
     assert_int_equal(run_dmp("check missing.json", NULL, out, sizeof out), 65);
+    write_file("nonconf.json", "{\"title\":5}");
+    assert_int_equal(run_dmp("check nonconf.json", NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "/title: 5 is a number, not of type string (type)"));
     assert_int_equal(run_dmp("diff s.json s.json --mode full", NULL, out, sizeof out), 0);
     assert_int_equal(run_dmp("diff s.json s2.json", NULL, out, sizeof out), 1);
     assert_non_null(strstr(out, "/properties/n: maximum tightened from 10 to 5"));
