@@ -1,8 +1,10 @@
 /* cmd_stream.c -- `dmp publish` (NDJSON in, per-event results out) and `dmp tail` (read a
  * stream port by offset, optionally filtered with CESQL, optionally following). Both talk
  * to the events endpoints of `dmp serve` (docs/streams.md). */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -205,6 +207,80 @@ int dmp_cmd_publish(int argc, char **argv)
     return exit_code;
 }
 
+/* One GET of the events endpoint. Like dmp_client_call, but it also returns the
+ * X-Dmp-Next-Offset header: a filtered read may pass over many records without a match,
+ * and tail continues from where the server stopped looking. */
+typedef struct tail_resp {
+    dmp_buf_t body;
+    unsigned long long next; /* 0: the header was absent */
+} tail_resp_t;
+
+static size_t tail_on_body(char *p, size_t size, size_t n, void *ud)
+{
+    tail_resp_t *r = ud;
+    dmp_buf_append(&r->body, p, size * n);
+    return size * n;
+}
+
+static size_t tail_on_header(char *p, size_t size, size_t n, void *ud)
+{
+    tail_resp_t *r = ud;
+    static const char name[] = "X-Dmp-Next-Offset:";
+    size_t len = size * n;
+    if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+        char v[32];
+        size_t vl = len - (sizeof(name) - 1);
+        if (vl >= sizeof(v))
+            vl = sizeof(v) - 1;
+        memcpy(v, p + sizeof(name) - 1, vl);
+        v[vl] = '\0';
+        r->next = strtoull(v, NULL, 10);
+    }
+    return len;
+}
+
+static int tail_get(const dmp_client_opts_t *o, const char *path, long *status, json_t **reply,
+                    unsigned long long *next, dmp_error_t *err)
+{
+    *reply = NULL;
+    *status = 0;
+    *next = 0;
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return DMP_ERR(err, DMP_IO, "cannot initialise libcurl");
+    char *url = dmp_asprintf("%s%s", o->server, path);
+    tail_resp_t r = {.body = DMP_BUF_INIT};
+    struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tail_on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, tail_on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cc = curl_easy_perform(c);
+    int rc = DMP_OK;
+    if (cc != CURLE_OK) {
+        int unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+                          cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_URL_MALFORMAT ||
+                          cc == CURLE_UNSUPPORTED_PROTOCOL;
+        rc = DMP_ERR(err, unreachable ? DMP_UNAVAILABLE : DMP_IO, "GET %s: %s", url,
+                     curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        if (r.body.len)
+            *reply = json_loadb(r.body.data, r.body.len, 0, NULL);
+        *next = r.next;
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    dmp_buf_free(&r.body);
+    dmp_free(url);
+    return rc;
+}
+
 static void print_event(const dmp_client_opts_t *o, json_t *ev)
 {
     if (o->output == DMP_OUT_JSON) {
@@ -276,6 +352,8 @@ int dmp_cmd_tail(int argc, char **argv)
         return DMP_EXIT_USAGE;
     }
     char *ffilter = filter ? dmp_client_escape(filter) : NULL;
+    if (from == 0)
+        from = 1;
     unsigned long long printed = 0;
     int exit_code = DMP_EXIT_OK;
     for (;;) {
@@ -290,7 +368,8 @@ int dmp_cmd_tail(int argc, char **argv)
         long status = 0;
         json_t *reply = NULL;
         dmp_error_t err = {0};
-        rc = dmp_client_call(&o, "GET", url, NULL, 0, NULL, &status, &reply, &err);
+        unsigned long long next = 0;
+        rc = tail_get(&o, url, &status, &reply, &next, &err);
         dmp_free(url);
         if (rc != DMP_OK) {
             exit_code = dmp_client_fail_call("tail", &o, &err);
@@ -314,8 +393,12 @@ int dmp_cmd_tail(int argc, char **argv)
         fflush(stdout);
         if (limit && printed >= limit)
             break;
-        if (got == 0 && !follow)
-            break;
+        /* The server says where it stopped looking (past records a filter skipped). */
+        int moved = next > from;
+        if (moved)
+            from = next;
+        if (got == 0 && !moved && !follow)
+            break; /* nothing more to examine: the end of the log */
     }
     dmp_free(ffilter);
     dmp_free(path);

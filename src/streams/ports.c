@@ -18,6 +18,8 @@
 #include "streams/streams_int.h"
 
 #define META_MAX_BYTES (8u * 1024 * 1024)
+#define REOPEN_DRAIN_MS 15000 /* how long a retention change waits for a port's users */
+#define LOOKUP_WAIT_MS 5000   /* how long a lookup waits for a port being reopened */
 
 static int mkdir_p(const char *path, dmp_error_t *err)
 {
@@ -79,20 +81,100 @@ void streams_port_ref(dmp_stream_port_t *p)
     pthread_mutex_unlock(&p->st->ref_lock);
 }
 
+/* ---- channels shared between port objects
+ *
+ * An update that changes only metadata (ACLs, schema, event type, versions) builds a new
+ * port object around the SAME open channels and swaps it into the list in one step, so a
+ * concurrent lookup sees either the old or the new object, never nothing, and the channel
+ * is not reopened. Objects are immutable once listed; the old one lives on until its last
+ * reference goes. The channels therefore count their users here (file-static because the
+ * count belongs to the channel, not to any one port object); the last user closes them,
+ * and destroys them when the port was deleted. */
+
+typedef struct chan_use {
+    dmp_channel_t *ch;
+    dmp_channel_backend_t *be;
+    char *ns, *name;
+    int users;
+    int destroy;
+    struct chan_use *next;
+} chan_use_t;
+
+static pthread_mutex_t chan_use_lock = PTHREAD_MUTEX_INITIALIZER;
+static chan_use_t *chan_uses;
+
+static chan_use_t *chan_use_find_locked(const dmp_channel_t *ch)
+{
+    for (chan_use_t *u = chan_uses; u != NULL; u = u->next)
+        if (u->ch == ch)
+            return u;
+    return NULL;
+}
+
+/* Registers a freshly opened channel with one user. */
+static void chan_adopt(dmp_channel_t *ch, dmp_channel_backend_t *be, const char *ns,
+                       const char *name)
+{
+    chan_use_t *u = dmp_calloc(1, sizeof(*u));
+    u->ch = ch;
+    u->be = be;
+    u->ns = dmp_strdup(ns);
+    u->name = dmp_strdup(name);
+    u->users = 1;
+    pthread_mutex_lock(&chan_use_lock);
+    u->next = chan_uses;
+    chan_uses = u;
+    pthread_mutex_unlock(&chan_use_lock);
+}
+
+static void chan_hold(dmp_channel_t *ch)
+{
+    pthread_mutex_lock(&chan_use_lock);
+    chan_use_t *u = chan_use_find_locked(ch);
+    if (u != NULL)
+        u->users++;
+    pthread_mutex_unlock(&chan_use_lock);
+}
+
+/* Drops one user; the last one closes the channel (and removes its data when 'destroy'
+ * was asked by this or an earlier user). */
+static void chan_drop(dmp_channel_t *ch, int destroy)
+{
+    if (ch == NULL)
+        return;
+    pthread_mutex_lock(&chan_use_lock);
+    chan_use_t **pp = &chan_uses;
+    while (*pp != NULL && (*pp)->ch != ch)
+        pp = &(*pp)->next;
+    chan_use_t *u = *pp;
+    int last = 1;
+    if (u != NULL) {
+        u->destroy |= destroy;
+        last = --u->users == 0;
+        if (last)
+            *pp = u->next;
+    }
+    pthread_mutex_unlock(&chan_use_lock);
+    if (!last)
+        return;
+    dmp_channel_close(ch);
+    if (u == NULL)
+        return;
+    if (u->destroy) {
+        dmp_error_t e = {0};
+        if (dmp_channel_destroy(u->be, u->ns, u->name, &e) != DMP_OK && e.code != DMP_NOTFOUND)
+            dmp_log(DMP_LOG_WARN, "stream port delete: cannot remove channel", "channel", u->name,
+                    "error", e.msg, NULL);
+    }
+    dmp_free(u->ns);
+    dmp_free(u->name);
+    dmp_free(u);
+}
+
 static void port_free(dmp_stream_port_t *p)
 {
-    dmp_error_t e = {0};
-    dmp_streams_t *st = p->st;
-    dmp_channel_close(p->ch);
-    dmp_channel_close(p->rejected);
-    if (p->destroy) {
-        if (dmp_channel_destroy(st->be, p->environment, p->channel, &e) != DMP_OK &&
-            e.code != DMP_NOTFOUND)
-            dmp_log(DMP_LOG_WARN, "stream port delete: cannot remove channel", "channel",
-                    p->channel, "error", e.msg, NULL);
-        dmp_error_clear(&e);
-        dmp_channel_destroy(st->rej_be, p->environment, p->channel, &e);
-    }
+    chan_drop(p->ch, p->destroy);
+    chan_drop(p->rejected, p->destroy);
     dmp_schema_free(p->schema);
     json_decref(p->meta);
     dmp_free(p->environment);
@@ -137,6 +219,11 @@ int dmp_streams_port_find(dmp_streams_t *st, const char *environment, const char
     dmp_stream_port_t *hit = NULL;
     int product_seen = 0, n_hits = 0;
     char envs[256] = "";
+    int64_t deadline = 0;
+again:
+    hit = NULL;
+    product_seen = n_hits = 0;
+    envs[0] = '\0';
     pthread_rwlock_rdlock(&st->lock);
     for (dmp_stream_port_t *p = st->ports; p != NULL; p = p->next) {
         if (strcmp(p->domain, domain) != 0 || strcmp(p->name, name) != 0)
@@ -151,6 +238,29 @@ int dmp_streams_port_find(dmp_streams_t *st, const char *environment, const char
             snprintf(envs + strlen(envs), sizeof(envs) - strlen(envs), "%s%s",
                      envs[0] ? ", " : "", p->environment);
         hit = p;
+    }
+    if (n_hits == 1 && dmp_streams_port_gone(hit)) {
+        /* Listed but gone: a retention change is reopening its channel. Wait for the new
+         * object rather than answer "not found". */
+        pthread_rwlock_unlock(&st->lock);
+        if (deadline == 0)
+            deadline = dmp_now_ms() + LOOKUP_WAIT_MS;
+        if (dmp_now_ms() >= deadline)
+            return DMP_ERR(err, DMP_UNAVAILABLE,
+                           "stream port '%s' of product %s/%s is being reopened with a new "
+                           "retention policy; retry",
+                           port, domain, name);
+        pthread_mutex_lock(&st->ref_lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&st->ref_cond, &st->ref_lock, &ts);
+        pthread_mutex_unlock(&st->ref_lock);
+        goto again;
     }
     if (n_hits == 1)
         streams_port_ref(hit);
@@ -228,9 +338,9 @@ static int safe_component(const char *what, const char *s, dmp_error_t *err)
     return DMP_OK;
 }
 
-/* Opens a port object from a metadata document (borrowed; copied). */
-static int port_open(dmp_streams_t *st, const json_t *meta, dmp_stream_port_t **out,
-                     dmp_error_t *err)
+/* Builds a port object from a metadata document (borrowed; copied) without channels. */
+static int port_build(dmp_streams_t *st, const json_t *meta, dmp_stream_port_t **out,
+                      dmp_error_t *err)
 {
     *out = NULL;
     dmp_stream_port_t *p = dmp_calloc(1, sizeof(*p));
@@ -264,7 +374,17 @@ static int port_open(dmp_streams_t *st, const json_t *meta, dmp_stream_port_t **
             goto fail;
         }
     }
-    json_t *ret = json_object_get(meta, "retention");
+    *out = p;
+    return DMP_OK;
+fail:
+    port_free(p);
+    return rc;
+}
+
+/* Opens the port's own channels (a built object without channels). */
+static int port_attach(dmp_streams_t *st, dmp_stream_port_t *p, dmp_error_t *err)
+{
+    json_t *ret = json_object_get(p->meta, "retention");
     dmp_channel_conf_t cc = {
         .retention_ms = json_integer_value(json_object_get(ret, "ms")),
         .retention_bytes = (uint64_t)json_integer_value(json_object_get(ret, "bytes")),
@@ -273,22 +393,49 @@ static int port_open(dmp_streams_t *st, const json_t *meta, dmp_stream_port_t **
         .max_record_bytes = (uint32_t)(st->conf.max_event_bytes + 4096),
         .segment_bytes = st->conf.segment_bytes,
     };
-    if ((rc = dmp_channel_open(st->be, p->environment, p->channel, &cc, &p->ch, err)) != DMP_OK)
-        goto fail;
+    int rc = dmp_channel_open(st->be, p->environment, p->channel, &cc, &p->ch, err);
+    if (rc != DMP_OK)
+        return rc;
+    chan_adopt(p->ch, st->be, p->environment, p->channel);
     dmp_channel_conf_t rcf = {
         .retention_bytes = 64u * 1024 * 1024,
         .dedup_window_count = 1,
         .max_record_bytes = (uint32_t)(st->conf.max_event_bytes * 2 + 8192),
         .segment_bytes = 4u * 1024 * 1024,
     };
-    if ((rc = dmp_channel_open(st->rej_be, p->environment, p->channel, &rcf, &p->rejected,
-                               err)) != DMP_OK)
-        goto fail;
-    *out = p;
+    rc = dmp_channel_open(st->rej_be, p->environment, p->channel, &rcf, &p->rejected, err);
+    if (rc != DMP_OK)
+        return rc;
+    chan_adopt(p->rejected, st->rej_be, p->environment, p->channel);
     return DMP_OK;
-fail:
-    port_free(p);
+}
+
+/* Opens a port object from a metadata document, with its own channels. */
+static int port_open(dmp_streams_t *st, const json_t *meta, dmp_stream_port_t **out,
+                     dmp_error_t *err)
+{
+    dmp_stream_port_t *p = NULL;
+    int rc = port_build(st, meta, &p, err);
+    if (rc == DMP_OK && (rc = port_attach(st, p, err)) != DMP_OK) {
+        port_free(p);
+        p = NULL;
+    }
+    *out = p;
     return rc;
+}
+
+/* A new object for 'meta' that shares the channels of 'old' (nothing is reopened). */
+static int port_rebuild(dmp_streams_t *st, const json_t *meta, dmp_stream_port_t *old,
+                        dmp_stream_port_t **out, dmp_error_t *err)
+{
+    int rc = port_build(st, meta, out, err);
+    if (rc != DMP_OK)
+        return rc;
+    chan_hold(old->ch);
+    chan_hold(old->rejected);
+    (*out)->ch = old->ch;
+    (*out)->rejected = old->rejected;
+    return DMP_OK;
 }
 
 /* Removes 'p' from the list (exclusive lock held by the caller). */
@@ -405,6 +552,94 @@ static int retention_same(const json_t *a, const json_t *b)
                json_integer_value(json_object_get(rb, "bytes"));
 }
 
+/* Puts 'p' where 'old' was in the list, in one step under the exclusive lock: a lookup sees
+ * one or the other, never neither. 'old' is told it is gone (SSE readers follow to the new
+ * object) and the list's reference to it is returned to the caller to release. */
+static void swap_locked(dmp_streams_t *st, dmp_stream_port_t *old, dmp_stream_port_t *p)
+{
+    for (dmp_stream_port_t **pp = &st->ports; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == old) {
+            p->next = old->next;
+            *pp = p;
+            old->next = NULL;
+            break;
+        }
+    __atomic_store_n(&old->deleted, 1, __ATOMIC_RELEASE);
+}
+
+static int chan_users(const dmp_channel_t *ch)
+{
+    pthread_mutex_lock(&chan_use_lock);
+    chan_use_t *u = chan_use_find_locked(ch);
+    int n = u ? u->users : 0;
+    pthread_mutex_unlock(&chan_use_lock);
+    return n;
+}
+
+static void wake_lookups(dmp_streams_t *st)
+{
+    pthread_mutex_lock(&st->ref_lock);
+    pthread_cond_broadcast(&st->ref_cond);
+    pthread_mutex_unlock(&st->ref_lock);
+}
+
+/* A retention change: the log takes its policy at open, so the channel is reopened. 'old'
+ * stays listed but marked gone while its users leave; lookups meanwhile wait (bounded) for
+ * the new object instead of failing. Called with the exclusive lock held; returns with it
+ * released. 'p' (built, no channels) is consumed. */
+static int reopen_unlock(dmp_streams_t *st, dmp_stream_port_t *old, dmp_stream_port_t *p,
+                         dmp_error_t *err)
+{
+    __atomic_store_n(&old->deleted, 1, __ATOMIC_RELEASE);
+    pthread_rwlock_unlock(&st->lock);
+    int64_t deadline = dmp_now_ms() + REOPEN_DRAIN_MS;
+    for (;;) {
+        pthread_mutex_lock(&st->ref_lock);
+        int refs = old->refs;
+        pthread_mutex_unlock(&st->ref_lock);
+        if ((refs <= 1 && chan_users(old->ch) <= 1) || dmp_now_ms() >= deadline)
+            break;
+        usleep(20 * 1000);
+    }
+    pthread_rwlock_wrlock(&st->lock);
+    pthread_mutex_lock(&st->ref_lock);
+    int busy = old->refs > 1;
+    pthread_mutex_unlock(&st->ref_lock);
+    if (busy || chan_users(old->ch) > 1) {
+        /* Still in use: keep the old object and its policy. */
+        __atomic_store_n(&old->deleted, 0, __ATOMIC_RELEASE);
+        dmp_error_t e = {0};
+        save_meta(st, old->meta, &e);
+        pthread_rwlock_unlock(&st->lock);
+        wake_lookups(st);
+        port_free(p);
+        return DMP_ERR(err, DMP_CONFLICT,
+                       "stream port '%s' is still in use; its retention change was not applied, "
+                       "retry later",
+                       old->port);
+    }
+    list_remove_locked(st, old);
+    json_t *old_meta = json_incref(old->meta);
+    dmp_streams_port_release(old); /* the last reference: closes the channels */
+    int rc = port_attach(st, p, err);
+    if (rc != DMP_OK) {
+        port_free(p);
+        p = NULL;
+        /* Bring the port back as it was rather than leave it missing. */
+        dmp_error_t e = {0};
+        if (port_open(st, old_meta, &p, &e) == DMP_OK)
+            save_meta(st, old_meta, &e);
+    }
+    if (p != NULL) {
+        p->next = st->ports;
+        st->ports = p;
+    }
+    json_decref(old_meta);
+    pthread_rwlock_unlock(&st->lock);
+    wake_lookups(st);
+    return rc;
+}
+
 static int pv_apply(dmp_streams_t *st, const dmp_prov_request_t *req, dmp_error_t *err)
 {
     const dmp_product_key_t *k = req->key;
@@ -432,49 +667,45 @@ static int pv_apply(dmp_streams_t *st, const dmp_prov_request_t *req, dmp_error_
         json_decref(meta);
         return DMP_OK;
     }
-    /* Compile the schema before touching anything, so a bad schema changes nothing. */
-    json_t *schema = json_object_get(meta, "schema");
-    if (schema != NULL && !json_is_null(schema)) {
-        char *txt = json_dumps(schema, JSON_COMPACT | JSON_ENCODE_ANY);
-        dmp_schema_t *s = NULL;
-        dmp_schema_opts_t so = {0};
-        rc = dmp_schema_compile(txt, strlen(txt), &so, &s, err);
-        free(txt);
-        dmp_schema_free(s);
-        if (rc != DMP_OK) {
-            pthread_rwlock_unlock(&st->lock);
-            json_decref(meta);
-            char msg[sizeof(err->msg)];
-            snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
-            return DMP_ERR(err, rc, "dmp-log: port '%s' schema does not compile: %s",
-                           res->name, msg);
-        }
-    }
-    if ((rc = save_meta(st, meta, err)) != DMP_OK) {
+    /* Build (and compile the schema) before touching anything: a bad schema changes
+     * nothing. */
+    dmp_stream_port_t *p = NULL;
+    if ((rc = port_build(st, meta, &p, err)) != DMP_OK) {
         pthread_rwlock_unlock(&st->lock);
         json_decref(meta);
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+        return DMP_ERR(err, rc, "dmp-log: %s", msg);
+    }
+    int same_retention = old != NULL && retention_same(meta, old->meta);
+    rc = save_meta(st, meta, err);
+    json_decref(meta);
+    if (rc != DMP_OK) {
+        pthread_rwlock_unlock(&st->lock);
+        port_free(p);
         return rc;
     }
-    if (old != NULL) {
-        list_remove_locked(st, old);
-        pthread_rwlock_unlock(&st->lock);
-        int same = retention_same(meta, old->meta);
-        (void)same; /* a new object either way; the channel reopens with the new policy */
-        if ((rc = port_retire(st, old, 0, err)) != DMP_OK) {
-            json_decref(meta);
-            return rc;
+    if (old == NULL) {
+        if ((rc = port_attach(st, p, err)) != DMP_OK) {
+            port_free(p);
+        } else {
+            p->next = st->ports;
+            st->ports = p;
         }
-        pthread_rwlock_wrlock(&st->lock);
+        pthread_rwlock_unlock(&st->lock);
+        return rc;
     }
-    dmp_stream_port_t *p = NULL;
-    rc = port_open(st, meta, &p, err);
-    if (rc == DMP_OK) {
-        p->next = st->ports;
-        st->ports = p;
-    }
+    if (!same_retention)
+        return reopen_unlock(st, old, p, err);
+    /* Metadata only (ACLs, schema, type, versions): same channels, one-step swap. */
+    chan_hold(old->ch);
+    chan_hold(old->rejected);
+    p->ch = old->ch;
+    p->rejected = old->rejected;
+    swap_locked(st, old, p);
     pthread_rwlock_unlock(&st->lock);
-    json_decref(meta);
-    return rc;
+    dmp_streams_port_release(old);
+    return DMP_OK;
 }
 
 static int pv_delete(dmp_streams_t *st, const dmp_prov_request_t *req, dmp_error_t *err)
@@ -499,14 +730,18 @@ static int pv_delete(dmp_streams_t *st, const dmp_prov_request_t *req, dmp_error
         json_array_foreach(versions, i, v) if (strcmp(json_string_value(v), k->version))
             json_array_append(nv, v);
         json_object_set_new(meta, "versions", nv);
-        int rc = save_meta(st, meta, err);
-        if (rc == DMP_OK) {
-            json_decref(p->meta);
-            p->meta = meta;
-        } else {
-            json_decref(meta);
+        dmp_stream_port_t *np = NULL;
+        int rc = port_rebuild(st, meta, p, &np, err);
+        if (rc == DMP_OK && (rc = save_meta(st, meta, err)) != DMP_OK) {
+            port_free(np);
+            np = NULL;
         }
+        json_decref(meta);
+        if (np != NULL)
+            swap_locked(st, p, np);
         pthread_rwlock_unlock(&st->lock);
+        if (np != NULL)
+            dmp_streams_port_release(p);
         return rc;
     }
     list_remove_locked(st, p);

@@ -24,6 +24,13 @@ void streams_emit_record(dmp_buf_t *out, const dmp_channel_rec_t *rec)
         dmp_buf_putc(out, '}');
 }
 
+/* Bounds of one filtered read: a filter or event-time bound may pass over many records
+ * without a match, so such a read goes on to the end of the log unless it has examined
+ * this many records or spent this long; *next then says where the client continues. */
+#define SCAN_RECORDS_MAX 200000
+#define SCAN_TIME_MS 500
+#define SCAN_CHUNK 4096 /* records per channel read */
+
 typedef struct rd {
     const dmp_stream_query_t *q;
     dmp_buf_t *out;
@@ -32,6 +39,8 @@ typedef struct rd {
     size_t max_scan;
     uint64_t last; /* last offset examined */
     int stop_time;
+    int64_t deadline_ms; /* 0: no time bound */
+    int stopped;         /* a bound was reached */
 } rd_t;
 
 /* The event with its output-only extensions, for filters that look at them. */
@@ -57,6 +66,7 @@ static int on_rec(void *ud, const dmp_channel_rec_t *rec)
     r->scanned++;
     if (q->until_ms && rec->append_ms >= q->until_ms) {
         r->stop_time = 1;
+        r->stopped = 1;
         return 1;
     }
     int pass = 1;
@@ -85,7 +95,11 @@ static int on_rec(void *ud, const dmp_channel_rec_t *rec)
         }
         r->count++;
     }
-    return r->count >= q->limit || r->scanned >= r->max_scan;
+    if (r->count >= q->limit || r->scanned >= r->max_scan)
+        r->stopped = 1;
+    else if (r->deadline_ms && (r->scanned & 255) == 0 && dmp_now_ms() >= r->deadline_ms)
+        r->stopped = 1;
+    return r->stopped;
 }
 
 int dmp_streams_read(dmp_streams_t *st, dmp_stream_port_t *p, const dmp_stream_query_t *q0,
@@ -105,11 +119,31 @@ int dmp_streams_read(dmp_streams_t *st, dmp_stream_port_t *p, const dmp_stream_q
         if (t > from)
             from = t;
     }
-    rd_t r = {.q = &q, .out = out, .max_scan = q.max_scan ? q.max_scan : q.limit * 10 + 1000};
+    int selective = q.filter != NULL || q.event_since_ms || q.event_until_ms;
+    rd_t r = {.q = &q, .out = out};
+    if (q.max_scan)
+        r.max_scan = q.max_scan;
+    else if (selective)
+        r.max_scan = SCAN_RECORDS_MAX;
+    else
+        r.max_scan = q.limit;
+    if (selective && !q.max_scan)
+        r.deadline_ms = dmp_now_ms() + SCAN_TIME_MS;
     if (q.format == DMP_STREAM_FMT_ARRAY)
         dmp_buf_putc(out, '[');
     uint64_t nx = from;
-    int rc = dmp_channel_read(p->ch, from, r.max_scan, 8u * 1024 * 1024, on_rec, &r, &nx, err);
+    int rc = DMP_OK;
+    /* Chunked so a selective read can run to the end of the log within its bounds. */
+    while (!r.stopped) {
+        size_t want = r.max_scan - r.scanned;
+        if (want > SCAN_CHUNK)
+            want = SCAN_CHUNK;
+        size_t before = r.scanned;
+        uint64_t at = nx;
+        rc = dmp_channel_read(p->ch, at, want, 8u * 1024 * 1024, on_rec, &r, &nx, err);
+        if (rc != DMP_OK || r.scanned == before || nx <= at)
+            break; /* an error, or the end of the log */
+    }
     if (q.format == DMP_STREAM_FMT_ARRAY)
         dmp_buf_putc(out, ']');
     if (rc != DMP_OK)
@@ -126,14 +160,24 @@ int dmp_streams_read(dmp_streams_t *st, dmp_stream_port_t *p, const dmp_stream_q
     return DMP_OK;
 }
 
+/* Waits in slices so a reader holding an old port object notices within a slice that the
+ * port was replaced or deleted (and lets it go). */
+#define WAIT_SLICE_MS 250
+
 int dmp_streams_wait(dmp_stream_port_t *p, uint64_t after, int timeout_ms)
 {
-    if (dmp_streams_port_gone(p))
-        return DMP_UNAVAILABLE;
-    int rc = dmp_channel_wait(p->ch, after, timeout_ms);
-    if (dmp_streams_port_gone(p))
-        return DMP_UNAVAILABLE;
-    return rc;
+    int64_t deadline = dmp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        if (dmp_streams_port_gone(p))
+            return DMP_UNAVAILABLE;
+        int64_t left = deadline - dmp_now_ms();
+        int slice = left > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)(left > 0 ? left : 0);
+        int rc = dmp_channel_wait(p->ch, after, slice);
+        if (dmp_streams_port_gone(p))
+            return DMP_UNAVAILABLE;
+        if (rc != DMP_TIMEOUT || dmp_now_ms() >= deadline)
+            return rc;
+    }
 }
 
 typedef struct rj {
