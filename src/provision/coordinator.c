@@ -328,6 +328,8 @@ static ssize_t job_step(dmp_provision_t *pr, prov_job_t *job, int64_t now, int64
 
 static int job_finished(const prov_job_t *job)
 {
+    if (job->running > 0)
+        return 0; /* a worker is inside submit() for this job, outside the lock */
     for (size_t i = 0; i < job->desc->n_resources; i++)
         if (task_active(&job->tasks[i]))
             return 0;
@@ -380,6 +382,7 @@ static void task_run(dmp_provision_t *pr, prov_job_t *job, size_t i)
         return;
     }
     t->status = TASK_RUNNING;
+    job->running++;
     dmp_op_t op = t->op;
     char *callback = dmp_strdup(pr->callback_url);
     pthread_mutex_unlock(&pr->lock);
@@ -393,6 +396,7 @@ static void task_run(dmp_provision_t *pr, prov_job_t *job, size_t i)
     dmp_free(callback);
 
     pthread_mutex_lock(&pr->lock);
+    job->running--;
     prov_registry_release(ent);
     if (t->status != TASK_RUNNING)
         return; /* the report arrived before submit() returned */

@@ -27,6 +27,7 @@ PROVISIONER = os.path.join(BUILD, "dmp-provisioner-files")
 
 _procs = []
 _tmpdirs = []
+_servers = []
 
 
 def tmpdir():
@@ -52,6 +53,7 @@ class Server:
         self.env = env
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
+        _servers.append(self)
         self.start()
 
     def start(self):
@@ -245,6 +247,9 @@ def cleanup():
             p.wait()
     for d in _tmpdirs:
         shutil.rmtree(d, ignore_errors=True)
+    del _servers[:]
+    del _tmpdirs[:]
+    del _procs[:]
 
 
 def run(ns):
@@ -263,6 +268,15 @@ def run(ns):
             failed += 1
             print("FAIL %s (%.2fs)" % (name, time.time() - t0), flush=True)
             traceback.print_exc()
+            for srv in _servers:
+                try:
+                    lines = srv.logs().splitlines()
+                except OSError:
+                    continue
+                print("--- server log %s (last lines, sanitizer reports first)" % srv.log_path)
+                odd = [ln for ln in lines if not ln.startswith("{")]
+                for ln in (odd[:60] + lines[-15:]):
+                    print("    " + ln)
         finally:
             cleanup()
     print("%d passed, %d failed" % (passed, failed))
