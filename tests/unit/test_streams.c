@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -233,6 +234,249 @@ static void test_delete_removes_port(void **state)
     assert_int_equal(prov(f, DMP_OP_DELETE), DMP_OK); /* idempotent */
 }
 
+/* Replaces the fixture's descriptor with 'text' and applies it. */
+static int apply_desc(fx_t *f, const char *text, const char *version)
+{
+    dmp_descriptor_free(f->desc);
+    dmp_diags_t dg = {0};
+    dmp_descriptor_opts_t o = {0};
+    assert_int_equal(dmp_descriptor_parse(text, strlen(text), &o, &f->desc, &dg, NULL), DMP_OK);
+    dmp_diags_free(&dg);
+    dmp_product_key_t key = {"default", "sales.eu", "orders", version};
+    dmp_prov_request_t req = {.op = DMP_OP_UPDATE, .key = &key, .desc = f->desc,
+                              .res = &f->desc->resources[0]};
+    dmp_state_t done = DMP_STATE_NONE;
+    dmp_error_t err = {0};
+    return f->pv->ops->submit(f->pv, &req, &done, &err);
+}
+
+static char *desc_variant(const char *allow, int max, const char *retention)
+{
+    return dmp_asprintf("name: orders\n"
+                        "domain: sales.eu\n"
+                        "version: 1.0.0\n"
+                        "outputPorts:\n"
+                        "  - name: events\n"
+                        "    type: stream\n"
+                        "    visibility: protected\n"
+                        "    allow: [%s]\n"
+                        "%s"
+                        "    schema:\n"
+                        "      type: object\n"
+                        "      required: [Age]\n"
+                        "      properties: {Age: {type: integer, exclusiveMaximum: %d}}\n",
+                        allow, retention ? retention : "", max);
+}
+
+typedef struct hammer {
+    fx_t *f;
+    volatile int stop;
+    int notfound, failed, ok;
+} hammer_t;
+
+static void *hammer_ingest(void *arg)
+{
+    hammer_t *h = arg;
+    while (!h->stop) {
+        dmp_stream_port_t *p = NULL;
+        dmp_error_t err = {0};
+        int rc = dmp_streams_port_find(h->f->st, NULL, "sales.eu", "orders", "events", &p, &err);
+        if (rc != DMP_OK) {
+            __atomic_add_fetch(rc == DMP_NOTFOUND ? &h->notfound : &h->failed, 1,
+                               __ATOMIC_RELAXED);
+            continue;
+        }
+        json_t *reply = NULL;
+        int batch = 0;
+        dmp_stream_input_t in = {.content_type = "application/json", .body = "{\"Age\":1}",
+                                 .len = 9};
+        rc = dmp_streams_ingest(h->f->st, p, &in, &reply, &batch, &err);
+        json_decref(reply);
+        dmp_streams_port_release(p);
+        __atomic_add_fetch(rc == DMP_OK ? &h->ok : &h->failed, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static uint64_t appended(dmp_stream_port_t *p)
+{
+    json_t *d = dmp_streams_port_describe(p);
+    uint64_t n = (uint64_t)json_integer_value(
+        json_object_get(json_object_get(d, "stats"), "appended"));
+    json_decref(d);
+    return n;
+}
+
+/* An ACL or schema change swaps the port object in one step around the same open channel:
+ * concurrent lookups never miss, a reference to the old object keeps working, and the
+ * channel is not reopened (its since-open counter keeps counting). */
+static void test_update_swaps_metadata_without_reopen(void **state)
+{
+    fx_t *f = *state;
+    dmp_stream_port_t *old = NULL;
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &old,
+                                           NULL),
+                     DMP_OK);
+    hammer_t h = {.f = f};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, hammer_ingest, &h);
+    for (int i = 0; i < 20; i++) {
+        char allow[32];
+        snprintf(allow, sizeof(allow), "team%d", i);
+        char *d = desc_variant(allow, 100 + i, NULL);
+        assert_int_equal(apply_desc(f, d, "1.0.0"), DMP_OK);
+        dmp_free(d);
+        usleep(2000);
+    }
+    h.stop = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(h.notfound, 0);
+    assert_int_equal(h.failed, 0);
+    assert_true(h.ok > 0);
+
+    assert_true(dmp_streams_port_gone(old));
+    dmp_stream_port_t *p = NULL;
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL),
+                     DMP_OK);
+    assert_ptr_not_equal(p, old);
+    json_t *d = dmp_streams_port_describe(p);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(d, "allow"), 0)),
+                        "team19");
+    json_decref(d);
+    /* Same channel: both objects see every append, and the counter since open was never
+     * reset. */
+    assert_int_equal(appended(p), (uint64_t)h.ok);
+    assert_int_equal(dmp_streams_next_offset(old), dmp_streams_next_offset(p));
+    /* The new schema is in force (exclusiveMaximum 119), the old object still ingests. */
+    json_t *reply = NULL;
+    int batch = 0;
+    dmp_error_t err = {0};
+    dmp_stream_input_t in = {.content_type = "application/json", .body = "{\"Age\":125}",
+                             .len = 11};
+    assert_int_equal(dmp_streams_ingest(f->st, p, &in, &reply, &batch, &err), DMP_SCHEMA);
+    json_decref(reply);
+    in.body = "{\"Age\":5}";
+    in.len = 9;
+    assert_int_equal(dmp_streams_ingest(f->st, old, &in, &reply, &batch, &err), DMP_OK);
+    json_decref(reply);
+    assert_int_equal(appended(p), (uint64_t)h.ok + 1);
+    dmp_streams_port_release(old);
+    dmp_streams_port_release(p);
+}
+
+/* The descriptor's retention reaches the log: with small segments and a size limit the
+ * oldest sealed segments go; a changed retention reopens the channel with the new policy. */
+static void test_retention_size_and_change(void **state)
+{
+    fx_t *f = *state;
+    close_st(f);
+    dmp_streams_conf_t c = {.data_dir = f->dir, .max_event_bytes = 4096,
+                            .segment_bytes = 8192, .retention_check_ms = 50};
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_streams_open(&c, &f->st, &err), DMP_OK);
+    assert_int_equal(dmp_streams_provisioner_new(f->st, &f->pv, &err), DMP_OK);
+    char *d = desc_variant("finance", 130, "    retention: {size: 32KiB}\n");
+    assert_int_equal(apply_desc(f, d, "1.0.0"), DMP_OK);
+    dmp_free(d);
+    char body[600];
+    int n = snprintf(body, sizeof(body), "{\"Age\":1,\"pad\":\"%0500d\"}", 0);
+    for (int i = 0; i < 400; i++) {
+        json_t *reply = NULL;
+        int batch = 0;
+        dmp_stream_input_t in = {.content_type = "application/json", .body = body,
+                                 .len = (size_t)n};
+        dmp_stream_port_t *p = NULL;
+        assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p,
+                                               NULL),
+                         DMP_OK);
+        assert_int_equal(dmp_streams_ingest(f->st, p, &in, &reply, &batch, &err), DMP_OK);
+        json_decref(reply);
+        dmp_streams_port_release(p);
+    }
+    dmp_stream_port_t *p = NULL;
+    json_t *stats = NULL;
+    for (int i = 0; i < 100; i++) { /* the housekeeper runs every 50 ms */
+        assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p,
+                                               NULL),
+                         DMP_OK);
+        json_t *desc = dmp_streams_port_describe(p);
+        dmp_streams_port_release(p);
+        json_decref(stats);
+        stats = json_incref(json_object_get(desc, "stats"));
+        json_decref(desc);
+        if (json_integer_value(json_object_get(stats, "bytes")) <= 40 * 1024)
+            break;
+        usleep(20000);
+    }
+    assert_true(json_integer_value(json_object_get(stats, "first_offset")) > 1);
+    assert_true(json_integer_value(json_object_get(stats, "bytes")) <= 40 * 1024);
+    assert_int_equal(json_integer_value(json_object_get(stats, "next_offset")), 401);
+    json_decref(stats);
+
+    /* A bigger limit: the channel is reopened with it (lookups wait, never miss), data
+     * is kept. */
+    d = desc_variant("finance", 130, "    retention: {size: 1MiB}\n");
+    assert_int_equal(apply_desc(f, d, "1.0.0"), DMP_OK);
+    dmp_free(d);
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL),
+                     DMP_OK);
+    json_t *desc = dmp_streams_port_describe(p);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(desc, "retention"), "bytes")),
+        1024 * 1024);
+    assert_int_equal(appended(p), 0); /* reopened */
+    assert_int_equal(dmp_streams_next_offset(p), 401);
+    json_decref(desc);
+    dmp_streams_port_release(p);
+}
+
+/* A filter that matches nothing for thousands of records still reaches the match; a
+ * bounded scan says where to continue. */
+static void test_filtered_read_scans_to_the_end(void **state)
+{
+    fx_t *f = *state;
+    dmp_buf_t nd = DMP_BUF_INIT;
+    for (int i = 0; i < 5000; i++)
+        dmp_buf_puts(&nd, "{\"Age\":1}\n");
+    dmp_buf_puts(&nd, "{\"specversion\":\"1.0\",\"id\":\"needle\",\"source\":\"/n\",\"type\":\"t\","
+                      "\"data\":{\"Age\":2}}\n");
+    json_t *reply = NULL;
+    int batch = 0;
+    dmp_error_t err = {0};
+    assert_int_equal(ingest(f, "application/x-ndjson", nd.data, &reply, &batch, &err), DMP_OK);
+    json_decref(reply);
+    dmp_buf_free(&nd);
+    dmp_cesql_t *filter = NULL;
+    assert_int_equal(dmp_cesql_parse("id = 'needle'", 13, NULL, &filter, &err), DMP_OK);
+    dmp_stream_port_t *p = NULL;
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL),
+                     DMP_OK);
+    dmp_stream_query_t q = {.from = 1, .limit = 10, .filter = filter};
+    dmp_buf_t out = DMP_BUF_INIT;
+    uint64_t next = 0;
+    size_t count = 0;
+    assert_int_equal(dmp_streams_read(f->st, p, &q, &out, &next, &count, &err), DMP_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(next, 5002);
+    assert_non_null(strstr(out.data, "\"dmpoffset\":5001"));
+    /* With a scan bound, the read stops early and the next offset continues it. */
+    q.max_scan = 3000;
+    dmp_buf_reset(&out);
+    assert_int_equal(dmp_streams_read(f->st, p, &q, &out, &next, &count, &err), DMP_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(next, 3001);
+    q.from = next;
+    dmp_buf_reset(&out);
+    assert_int_equal(dmp_streams_read(f->st, p, &q, &out, &next, &count, &err), DMP_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(next, 5002);
+    dmp_buf_free(&out);
+    dmp_cesql_free(filter);
+    dmp_streams_port_release(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +484,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_validate_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_definitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_removes_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_swaps_metadata_without_reopen, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_retention_size_and_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filtered_read_scans_to_the_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
