@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ struct stream_sub {
     json_t *def;              /* the stored definition */
     dmp_ce_filter_t *filter;  /* may be NULL: everything */
     char *sink;
+    int binary;               /* push in binary content mode (ce-* headers) */
     char *env, *domain, *name, *port;
     pthread_t th;
     pthread_mutex_t mu;
@@ -114,6 +116,7 @@ static size_t discard(char *p, size_t size, size_t n, void *ud)
 typedef struct batch_rec {
     uint64_t offset;
     dmp_buf_t body;
+    dmp_buf_t headers; /* binary mode: "name: value\r\n" lines */
     int pass;
 } batch_rec_t;
 
@@ -123,6 +126,19 @@ typedef struct collect {
     size_t n;
 } collect_t;
 
+/* Binary content mode: the attributes (with dmpoffset and dmptime) as ce-* headers and
+ * the data as the body. */
+static void render_binary(batch_rec_t *b, dmp_cloudevent_t *ev, const dmp_channel_rec_t *rec)
+{
+    char ts[32];
+    dmp_time_format(rec->append_ms, ts);
+    dmp_cloudevent_set_ext_int(ev, "dmpoffset", (int64_t)rec->offset, NULL);
+    dmp_cloudevent_set_ext(ev, "dmptime", DMP_CE_TIMESTAMP, ts, NULL);
+    dmp_cloudevent_to_binary(ev, &b->headers);
+    if (ev->data_kind != DMP_CE_DATA_NONE)
+        dmp_buf_append(&b->body, ev->data, ev->data_len);
+}
+
 static int on_collect(void *ud, const dmp_channel_rec_t *rec)
 {
     collect_t *c = ud;
@@ -130,19 +146,50 @@ static int on_collect(void *ud, const dmp_channel_rec_t *rec)
     memset(b, 0, sizeof(*b));
     b->offset = rec->offset;
     b->pass = 1;
-    if (c->s->filter != NULL) {
-        dmp_cloudevent_t *ev = NULL;
-        if (dmp_cloudevent_parse(rec->payload, rec->len, NULL, &ev, NULL) == DMP_OK) {
-            dmp_cloudevent_set_ext_int(ev, "dmpoffset", (int64_t)rec->offset, NULL);
-            b->pass = dmp_ce_filter_match(c->s->filter, ev);
-            dmp_cloudevent_free(ev);
-        } else {
+    dmp_cloudevent_t *ev = NULL;
+    if (c->s->filter != NULL || c->s->binary) {
+        if (dmp_cloudevent_parse(rec->payload, rec->len, NULL, &ev, NULL) != DMP_OK) {
             b->pass = 0;
+            return 0;
         }
     }
-    if (b->pass)
+    if (c->s->filter != NULL) {
+        dmp_cloudevent_set_ext_int(ev, "dmpoffset", (int64_t)rec->offset, NULL);
+        b->pass = dmp_ce_filter_match(c->s->filter, ev);
+    }
+    if (b->pass && c->s->binary)
+        render_binary(b, ev, rec);
+    else if (b->pass)
         streams_emit_record(&b->body, rec);
+    dmp_cloudevent_free(ev);
     return 0;
+}
+
+/* Header list for one push: structured mode has one Content-Type; binary mode has the
+ * event's own lines (a body without a content type still needs an explicit empty one, or
+ * libcurl would send a form type). */
+static struct curl_slist *push_headers(const stream_sub_t *s, const batch_rec_t *b)
+{
+    if (!s->binary)
+        return curl_slist_append(NULL, "Content-Type: application/cloudevents+json");
+    struct curl_slist *h = NULL;
+    int have_ct = 0;
+    const char *p = b->headers.data, *end = p + b->headers.len;
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        if (n > 0) {
+            char *line = dmp_strndup(p, n);
+            if (!strncasecmp(line, "content-type:", 13))
+                have_ct = 1;
+            h = curl_slist_append(h, line);
+            dmp_free(line);
+        }
+        p = eol ? eol + 2 : end;
+    }
+    if (!have_ct)
+        h = curl_slist_append(h, "Content-Type:");
+    return h;
 }
 
 #define PUSH_BATCH 64
@@ -152,7 +199,6 @@ static void *sub_worker(void *arg)
     stream_sub_t *s = arg;
     dmp_streams_t *st = s->st;
     CURL *c = curl_easy_init();
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/cloudevents+json");
     batch_rec_t recs[PUSH_BATCH];
     while (!stopping(s)) {
         dmp_stream_port_t *p = NULL;
@@ -191,11 +237,12 @@ static void *sub_worker(void *arg)
         for (size_t i = 0; i < col.n && !failed && !stopping(s); i++) {
             batch_rec_t *b = &recs[i];
             if (b->pass) {
+                struct curl_slist *hdrs = push_headers(s, b);
                 curl_easy_reset(c);
                 curl_easy_setopt(c, CURLOPT_URL, s->sink);
                 curl_easy_setopt(c, CURLOPT_POST, 1L);
                 curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, b->body.data);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, b->body.data ? b->body.data : "");
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->body.len);
                 curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
                 curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)st->conf.push_timeout_ms);
@@ -205,6 +252,7 @@ static void *sub_worker(void *arg)
                 CURLcode cc = curl_easy_perform(c);
                 long code = 0;
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+                curl_slist_free_all(hdrs);
                 if (cc != CURLE_OK) {
                     set_error(s, "push of offset %llu to %s failed: %s",
                               (unsigned long long)b->offset, s->sink, curl_easy_strerror(cc));
@@ -226,8 +274,10 @@ static void *sub_worker(void *arg)
             }
             done = b->offset + 1;
         }
-        for (size_t i = 0; i < col.n; i++)
+        for (size_t i = 0; i < col.n; i++) {
             dmp_buf_free(&recs[i].body);
+            dmp_buf_free(&recs[i].headers);
+        }
         if (done != off) {
             pthread_mutex_lock(&s->mu);
             s->offset = done;
@@ -237,7 +287,6 @@ static void *sub_worker(void *arg)
         if (failed)
             sub_sleep(s, backoff_ms(s));
     }
-    curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return NULL;
 }
@@ -315,7 +364,16 @@ static int sub_build(dmp_streams_t *st, const json_t *def, stream_sub_t **out, d
         dmp_error_path(err, "environment");
         return DMP_INVALID;
     }
+    json_t *mode = json_object_get(def, "contentmode");
+    if (mode != NULL && !(json_is_string(mode) && (!strcmp(json_string_value(mode), "structured") ||
+                                                   !strcmp(json_string_value(mode), "binary")))) {
+        DMP_ERR(err, DMP_INVALID,
+                "subscription 'contentmode' must be \"structured\" or \"binary\"");
+        dmp_error_path(err, "contentmode");
+        return DMP_INVALID;
+    }
     stream_sub_t *s = dmp_calloc(1, sizeof(*s));
+    s->binary = mode != NULL && !strcmp(json_string_value(mode), "binary");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->st = st;
@@ -471,14 +529,15 @@ int dmp_streams_sub_update(dmp_streams_t *st, const char *id, const json_t *body
     json_t *v;
     json_object_foreach((json_t *)body, k, v)
     {
-        if (!strcmp(k, "sink") || !strcmp(k, "filters"))
+        if (!strcmp(k, "sink") || !strcmp(k, "filters") || !strcmp(k, "contentmode"))
             json_object_set(def, k, v);
         else if (strcmp(k, "id") && strcmp(k, "offset") && strcmp(k, "status") &&
                  !json_equal(v, json_object_get(def, k))) {
             json_decref(def);
             pthread_mutex_unlock(&st->sub_lock);
             DMP_ERR(err, DMP_INVALID,
-                    "subscription field '%s' cannot change; only 'sink' and 'filters' can", k);
+                    "subscription field '%s' cannot change; only 'sink', 'filters' and "
+                    "'contentmode' can", k);
             dmp_error_path(err, "%s", k);
             return DMP_INVALID;
         }
@@ -501,6 +560,7 @@ int dmp_streams_sub_update(dmp_streams_t *st, const char *id, const json_t *body
     dmp_free(s->sink);
     s->sink = ns->sink;
     ns->sink = NULL;
+    s->binary = ns->binary;
     sub_free(ns);
     s->attempts = 0;
     rc = save_def(st, s, err);
