@@ -7,7 +7,7 @@ BUILD_PKGS="build-essential cmake pkg-config git ca-certificates curl python3 \
  libfyaml-dev libjansson-dev libpcre2-dev libsqlite3-dev sqlite3 libmicrohttpd-dev \
  libcurl4-openssl-dev libcmocka-dev libgnutls28-dev libjwt-dev"
 TEST_PKGS="clang libclang-rt-14-dev nodejs npm chromium graphviz gnutls-bin"
-BENCH_PKGS="wrk nginx-light nats-server hyperfine"
+BENCH_PKGS="wrk nginx-light nats-server hyperfine libnats-dev"
 
 want="$BUILD_PKGS"
 case "${1:-build}" in

@@ -1,4 +1,6 @@
--- wrk script: one plain-JSON event per POST (an Identity-like record), keep-alive.
+-- wrk script: one plain-JSON event per POST (a valid instance of the shared identity
+-- schema, bench/schemas/identity.schema.json), keep-alive. Non-2xx replies are counted by
+-- wrk and make run.sh fail the measurement.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"Name":"Ann Example","Email":"ann@example.com","Age":42}'
+wrk.body = '{"first":"Ann","Last":"Example","Age":42}'
