@@ -101,8 +101,7 @@ static void print_result(const dmp_client_opts_t *o, json_t *r, size_t line)
         json_t *e = json_object_get(r, "error");
         const char *code = json_string_value(json_object_get(e, "code"));
         const char *detail = json_string_value(json_object_get(e, "detail"));
-        printf("line %zu: rejected: %s [%s]\n", line, detail ? detail : "",
-               code ? code : "error");
+        printf("line %zu: rejected: %s [%s]\n", line, detail ? detail : "", code ? code : "error");
     } else {
         printf("line %zu: %s offset %lld id %s\n", line, status ? status : "?",
                (long long)json_integer_value(json_object_get(r, "offset")),
@@ -188,9 +187,9 @@ int dmp_cmd_publish(int argc, char **argv)
         json_decref(reply);
     }
     if (o.output == DMP_OUT_JSON) {
-        json_t *doc = json_pack("{s:I, s:I, s:I, s:o}", "accepted", (json_int_t)accepted,
-                                "rejected", (json_int_t)rejected, "duplicates",
-                                (json_int_t)duplicates, "results", all);
+        json_t *doc =
+            json_pack("{s:I, s:I, s:I, s:o}", "accepted", (json_int_t)accepted, "rejected",
+                      (json_int_t)rejected, "duplicates", (json_int_t)duplicates, "results", all);
         dmp_cli_print_json(doc);
         json_decref(doc);
     } else {
@@ -308,8 +307,8 @@ int dmp_cmd_tail(int argc, char **argv)
         const char *a = argv[i];
         if (i > 0 && (!strcmp(a, "--follow") || !strcmp(a, "-f"))) {
             follow = 1;
-        } else if (i > 0 && (!strcmp(a, "--from") || !strcmp(a, "--limit") ||
-                             !strcmp(a, "--filter"))) {
+        } else if (i > 0 &&
+                   (!strcmp(a, "--from") || !strcmp(a, "--limit") || !strcmp(a, "--filter"))) {
             if (i + 1 >= argc) {
                 dmp_free(rest);
                 return dmp_cli_fail(DMP_EXIT_USAGE, "tail", "%s needs a value", a);
@@ -323,8 +322,8 @@ int dmp_cmd_tail(int argc, char **argv)
                 unsigned long long n = strtoull(v, &e, 10);
                 if (*v == '\0' || *v == '-' || *e || errno) {
                     dmp_free(rest);
-                    return dmp_cli_fail(DMP_EXIT_USAGE, "tail", "%s '%s' is not a whole number",
-                                        a, v);
+                    return dmp_cli_fail(DMP_EXIT_USAGE, "tail", "%s '%s' is not a whole number", a,
+                                        v);
                 }
                 if (!strcmp(a, "--from"))
                     from = n;
@@ -360,11 +359,10 @@ int dmp_cmd_tail(int argc, char **argv)
         unsigned long long want = limit ? limit - printed : 1000;
         if (want > 1000)
             want = 1000;
-        char *url = dmp_asprintf("%s/events?from=%llu&limit=%llu%s%s%s%s%s", path, from, want,
-                                 ffilter ? "&filter=" : "", ffilter ? ffilter : "",
-                                 follow ? "&wait_ms=20000" : "",
-                                 o.environment ? "&environment=" : "",
-                                 o.environment ? o.environment : "");
+        char *url = dmp_asprintf(
+            "%s/events?from=%llu&limit=%llu%s%s%s%s%s", path, from, want, ffilter ? "&filter=" : "",
+            ffilter ? ffilter : "", follow ? "&wait_ms=20000" : "",
+            o.environment ? "&environment=" : "", o.environment ? o.environment : "");
         long status = 0;
         json_t *reply = NULL;
         dmp_error_t err = {0};

@@ -235,8 +235,8 @@ again:
             continue;
         n_hits++;
         if (strlen(envs) + strlen(p->environment) + 3 < sizeof(envs))
-            snprintf(envs + strlen(envs), sizeof(envs) - strlen(envs), "%s%s",
-                     envs[0] ? ", " : "", p->environment);
+            snprintf(envs + strlen(envs), sizeof(envs) - strlen(envs), "%s%s", envs[0] ? ", " : "",
+                     p->environment);
         hit = p;
     }
     if (n_hits == 1 && dmp_streams_port_gone(hit)) {
@@ -277,8 +277,7 @@ again:
     if (!product_seen)
         return DMP_ERR(err, DMP_NOTFOUND, "no product %s/%s with stream ports%s%s", domain, name,
                        any_env ? "" : " in environment ", any_env ? "" : environment);
-    return DMP_ERR(err, DMP_NOTFOUND, "product %s/%s has no stream port '%s'", domain, name,
-                   port);
+    return DMP_ERR(err, DMP_NOTFOUND, "product %s/%s has no stream port '%s'", domain, name, port);
 }
 
 uint64_t dmp_streams_next_offset(dmp_stream_port_t *p)
@@ -449,13 +448,12 @@ static void list_remove_locked(dmp_streams_t *st, dmp_stream_port_t *p)
         }
 }
 
-static dmp_stream_port_t *find_exact_locked(dmp_streams_t *st, const char *env,
-                                            const char *domain, const char *name,
-                                            const char *port)
+static dmp_stream_port_t *find_exact_locked(dmp_streams_t *st, const char *env, const char *domain,
+                                            const char *name, const char *port)
 {
     for (dmp_stream_port_t *p = st->ports; p != NULL; p = p->next)
-        if (!strcmp(p->environment, env) && !strcmp(p->domain, domain) &&
-            !strcmp(p->name, name) && !strcmp(p->port, port))
+        if (!strcmp(p->environment, env) && !strcmp(p->domain, domain) && !strcmp(p->name, name) &&
+            !strcmp(p->port, port))
             return p;
     return NULL;
 }
@@ -483,8 +481,7 @@ static int port_retire(dmp_streams_t *st, dmp_stream_port_t *p, int destroy, dmp
     pthread_mutex_unlock(&st->ref_lock);
     int rc = DMP_OK;
     if (busy)
-        rc = DMP_ERR(err, DMP_CONFLICT, "stream port '%s' is still in use; retry later",
-                     p->port);
+        rc = DMP_ERR(err, DMP_CONFLICT, "stream port '%s' is still in use; retry later", p->port);
     dmp_streams_port_release(p); /* the list's reference */
     return rc;
 }
@@ -496,8 +493,7 @@ typedef struct log_pv {
     dmp_streams_t *st;
 } log_pv_t;
 
-static json_t *build_meta(const dmp_prov_request_t *req, const char *channel,
-                          const json_t *old)
+static json_t *build_meta(const dmp_prov_request_t *req, const char *channel, const json_t *old)
 {
     const dmp_resource_t *res = req->res;
     const dmp_descriptor_t *desc = req->desc;
@@ -510,8 +506,8 @@ static json_t *build_meta(const dmp_prov_request_t *req, const char *channel,
     int have = 0;
     size_t i;
     json_t *v;
-    json_array_foreach(versions, i, v) if (!strcmp(json_string_value(v), req->key->version))
-        have = 1;
+    json_array_foreach(versions, i, v) if (!strcmp(json_string_value(v), req->key->version)) have =
+        1;
     if (!have)
         json_array_append_new(versions, json_string(req->key->version));
     const char *type = json_string_value(json_object_get(res->specific, "eventType"));
@@ -521,12 +517,12 @@ static json_t *build_meta(const dmp_prov_request_t *req, const char *channel,
     json_t *m = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:{s:I, s:I, s:O?}, s:O?, s:o, "
         "s:s, s:I}",
-        "environment", req->key->environment, "domain", req->key->domain, "product",
-        req->key->name, "port", res->name, "product_id", desc->id, "channel", channel,
-        "visibility", dmp_visibility_name(dmp_resource_visibility(res)), "source", desc->id,
-        "owner", res->owner, "allow", allow, "retention", "ms", (json_int_t)res->retention_ms,
-        "bytes", (json_int_t)res->retention_bytes, "declared", res->retention, "schema",
-        res->schema, "versions", versions, "type", type, "created",
+        "environment", req->key->environment, "domain", req->key->domain, "product", req->key->name,
+        "port", res->name, "product_id", desc->id, "channel", channel, "visibility",
+        dmp_visibility_name(dmp_resource_visibility(res)), "source", desc->id, "owner", res->owner,
+        "allow", allow, "retention", "ms", (json_int_t)res->retention_ms, "bytes",
+        (json_int_t)res->retention_bytes, "declared", res->retention, "schema", res->schema,
+        "versions", versions, "type", type, "created",
         (json_int_t)(old ? json_integer_value(json_object_get(old, "created")) : dmp_now_ms()));
     dmp_free(deftype);
     return m;
@@ -656,8 +652,8 @@ static int pv_apply(dmp_streams_t *st, const dmp_prov_request_t *req, dmp_error_
     if (old != NULL) {
         snprintf(channel, sizeof(channel), "%s", old->channel); /* fixed at creation */
     } else if ((rc = dmp_channel_name(req->desc->id, k->domain, k->name,
-                                      dmp_visibility_name(dmp_resource_visibility(res)),
-                                      res->name, channel, err)) != DMP_OK) {
+                                      dmp_visibility_name(dmp_resource_visibility(res)), res->name,
+                                      channel, err)) != DMP_OK) {
         pthread_rwlock_unlock(&st->lock);
         return rc;
     }
@@ -712,8 +708,8 @@ static int pv_delete(dmp_streams_t *st, const dmp_prov_request_t *req, dmp_error
 {
     const dmp_product_key_t *k = req->key;
     pthread_rwlock_wrlock(&st->lock);
-    dmp_stream_port_t *p = find_exact_locked(st, k->environment, k->domain, k->name,
-                                             req->res->name);
+    dmp_stream_port_t *p =
+        find_exact_locked(st, k->environment, k->domain, k->name, req->res->name);
     if (p == NULL) {
         pthread_rwlock_unlock(&st->lock);
         return DMP_OK; /* already gone: deleting is idempotent */
@@ -759,8 +755,8 @@ static int pv_submit(dmp_provisioner_t *base, const dmp_prov_request_t *req, dmp
     *done = DMP_STATE_NONE;
     if (req->res->kind != DMP_RES_OUTPUT)
         return DMP_ERR(err, DMP_INVALID,
-                       "dmp-log provisions output ports of type stream; '%s' is a %s", req->res->name,
-                       dmp_resource_kind_name(req->res->kind));
+                       "dmp-log provisions output ports of type stream; '%s' is a %s",
+                       req->res->name, dmp_resource_kind_name(req->res->kind));
     int rc = req->op == DMP_OP_DELETE ? pv_delete(pv->st, req, err) : pv_apply(pv->st, req, err);
     if (rc == DMP_OK)
         *done = req->op == DMP_OP_DELETE ? DMP_STATE_DELETED : DMP_STATE_CREATED;
@@ -770,8 +766,7 @@ static int pv_submit(dmp_provisioner_t *base, const dmp_prov_request_t *req, dmp
 static json_t *pv_describe(dmp_provisioner_t *base)
 {
     log_pv_t *pv = (log_pv_t *)base;
-    return json_pack("{s:s, s:s, s:s}", "type", "builtin", "name", "dmp-log", "root",
-                     pv->st->dir);
+    return json_pack("{s:s, s:s, s:s}", "type", "builtin", "name", "dmp-log", "root", pv->st->dir);
 }
 
 static void pv_close(dmp_provisioner_t *base)
@@ -921,7 +916,8 @@ int dmp_streams_open(const dmp_streams_conf_t *conf, dmp_streams_t **out, dmp_er
     char *chroot_ = dmp_asprintf("%s/channels", conf->data_dir);
     char *rejroot = dmp_asprintf("%s/rejected", st->dir);
     int rc;
-    if ((rc = mkdir_p(st->ports_dir, err)) != DMP_OK || (rc = mkdir_p(st->subs_dir, err)) != DMP_OK ||
+    if ((rc = mkdir_p(st->ports_dir, err)) != DMP_OK ||
+        (rc = mkdir_p(st->subs_dir, err)) != DMP_OK ||
         (rc = mkdir_p(conf->data_dir, err)) != DMP_OK ||
         (rc = dmp_channel_backend_log_new(chroot_, &st->be, err)) != DMP_OK ||
         (rc = dmp_channel_backend_log_new(rejroot, &st->rej_be, err)) != DMP_OK)

@@ -21,19 +21,19 @@
 struct stream_sub {
     dmp_streams_t *st;
     char *id;
-    json_t *def;              /* the stored definition */
-    dmp_ce_filter_t *filter;  /* may be NULL: everything */
+    json_t *def;             /* the stored definition */
+    dmp_ce_filter_t *filter; /* may be NULL: everything */
     char *sink;
-    int binary;               /* push in binary content mode (ce-* headers) */
+    int binary; /* push in binary content mode (ce-* headers) */
     char *env, *domain, *name, *port;
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
     /* status, guarded by mu */
-    uint64_t offset;          /* next offset to deliver (committed) */
+    uint64_t offset; /* next offset to deliver (committed) */
     uint64_t delivered;
-    uint64_t attempts;        /* failed attempts in a row */
+    uint64_t attempts; /* failed attempts in a row */
     char last_error[256];
     int64_t last_delivery_ms;
     stream_sub_t *next;
@@ -456,7 +456,8 @@ int dmp_streams_sub_create(dmp_streams_t *st, const json_t *body, json_t **out, 
     } else {
         dmp_streams_port_release(p);
         sub_free(s);
-        DMP_ERR(err, DMP_INVALID, "subscription 'from' must be \"end\", \"start\" or an offset >= 1");
+        DMP_ERR(err, DMP_INVALID,
+                "subscription 'from' must be \"end\", \"start\" or an offset >= 1");
         dmp_error_path(err, "from");
         return DMP_INVALID;
     }
@@ -537,7 +538,8 @@ int dmp_streams_sub_update(dmp_streams_t *st, const char *id, const json_t *body
             pthread_mutex_unlock(&st->sub_lock);
             DMP_ERR(err, DMP_INVALID,
                     "subscription field '%s' cannot change; only 'sink', 'filters' and "
-                    "'contentmode' can", k);
+                    "'contentmode' can",
+                    k);
             dmp_error_path(err, "%s", k);
             return DMP_INVALID;
         }
@@ -609,8 +611,8 @@ int streams_subs_load(dmp_streams_t *st, dmp_error_t *err)
         dmp_error_t e = {0};
         const char *id = json_string_value(json_object_get(def, "id"));
         if (def == NULL || id == NULL || sub_build(st, def, &s, &e) != DMP_OK) {
-            dmp_log(DMP_LOG_WARN, "skipping unreadable subscription", "file", path, "error",
-                    e.msg, NULL);
+            dmp_log(DMP_LOG_WARN, "skipping unreadable subscription", "file", path, "error", e.msg,
+                    NULL);
         } else {
             s->id = dmp_strdup(id);
             char *op = sub_path(st, id, "offset");

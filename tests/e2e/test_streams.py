@@ -308,16 +308,20 @@ def test_acl_update_during_concurrent_ingest_never_404s():
         t.start()
     try:
         time.sleep(0.3)
+        version, limit = "1.0.0", 130
         for i in range(6):
+            # PUT changes the ACLs of the deployed (latest) version; POST deploys a new
+            # version, here with a schema change (a loosened limit: backward compatible).
+            method = "POST" if i % 2 else "PUT"
+            if method == "POST":
+                version, limit = "1.0.%d" % i, 130 + i
             acl = "    allow: [team-%d]\n" % i
             desc = DESCRIPTOR.replace("    visibility: public\n", "    visibility: public\n" + acl)
-            if i % 2:  # a schema change on a new version replaces the port's schema too
-                desc = desc.replace("version: 1.0.0", "version: 1.0.%d" % i)
-                desc = desc.replace("exclusiveMaximum: 130", "exclusiveMaximum: %d" % (130 + i))
-            # PUT changes the ACLs of a deployed version; POST deploys a new version.
-            r = s.req("POST" if i % 2 else "PUT", "/v1/dataproduct", desc, "application/yaml")
+            desc = desc.replace("version: 1.0.0", "version: " + version)
+            desc = desc.replace("exclusiveMaximum: 130", "exclusiveMaximum: %d" % limit)
+            r = s.req(method, "/v1/dataproduct", desc, "application/yaml")
             assert r.status in (200, 202), r.body
-            s.wait_state("default", DOMAIN, NAME, "1.0.%d" % (i if i % 2 else 0), "CREATED")
+            s.wait_state("default", DOMAIN, NAME, version, "CREATED")
             deadline = time.time() + 10
             while time.time() < deadline and _port_stats(s)["allow"] != ["team-%d" % i]:
                 time.sleep(0.02)
@@ -329,7 +333,7 @@ def test_acl_update_during_concurrent_ingest_never_404s():
             t.join(30)
     bad = {x: results.count(x) for x in set(results) if x != 201}
     eq(bad, {}, "every concurrent ingest accepted (status: count)")
-    assert len(results) > 50, results
+    assert len(results) > 50, len(results)
     st = _port_stats(s)["stats"]
     # Not reopened: the channel's counter since open saw every event.
     eq(st["appended"], len(results), "appended since open")

@@ -54,8 +54,8 @@ static void close_st(fx_t *f)
 static int prov(fx_t *f, dmp_op_t op)
 {
     dmp_product_key_t key = {"default", "sales.eu", "orders", "1.0.0"};
-    dmp_prov_request_t req = {.op = op, .key = &key, .desc = f->desc,
-                              .res = &f->desc->resources[0]};
+    dmp_prov_request_t req = {
+        .op = op, .key = &key, .desc = f->desc, .res = &f->desc->resources[0]};
     dmp_state_t done = DMP_STATE_NONE;
     dmp_error_t err = {0};
     int rc = f->pv->ops->submit(f->pv, &req, &done, &err);
@@ -138,9 +138,9 @@ static void test_ingest_validate_read(void **state)
                      DMP_SCHEMA);
     assert_string_equal(err.msg, "/Age: 140 is not less than 130 (exclusiveMaximum)");
     json_decref(reply);
-    assert_int_equal(ingest(f, "application/x-ndjson", "{\"Age\":1}\n{\"Age\":\"x\"}\n", &reply,
-                            &batch, &err),
-                     DMP_OK);
+    assert_int_equal(
+        ingest(f, "application/x-ndjson", "{\"Age\":1}\n{\"Age\":\"x\"}\n", &reply, &batch, &err),
+        DMP_OK);
     assert_int_equal(batch, 1);
     assert_int_equal(json_integer_value(json_object_get(reply, "accepted")), 1);
     assert_int_equal(json_integer_value(json_object_get(reply, "rejected")), 1);
@@ -154,9 +154,8 @@ static void test_ingest_validate_read(void **state)
     assert_int_equal(ingest(f, "application/json", big, &reply, &batch, &err), DMP_LIMIT);
 
     dmp_stream_port_t *p = NULL;
-    assert_int_equal(dmp_streams_port_find(f->st, "default", "sales.eu", "orders", "events", &p,
-                                           NULL),
-                     DMP_OK);
+    assert_int_equal(
+        dmp_streams_port_find(f->st, "default", "sales.eu", "orders", "events", &p, NULL), DMP_OK);
     dmp_stream_query_t q = {.from = 1, .format = DMP_STREAM_FMT_ARRAY};
     dmp_buf_t out = DMP_BUF_INIT;
     uint64_t next = 0;
@@ -243,8 +242,8 @@ static int apply_desc(fx_t *f, const char *text, const char *version)
     assert_int_equal(dmp_descriptor_parse(text, strlen(text), &o, &f->desc, &dg, NULL), DMP_OK);
     dmp_diags_free(&dg);
     dmp_product_key_t key = {"default", "sales.eu", "orders", version};
-    dmp_prov_request_t req = {.op = DMP_OP_UPDATE, .key = &key, .desc = f->desc,
-                              .res = &f->desc->resources[0]};
+    dmp_prov_request_t req = {
+        .op = DMP_OP_UPDATE, .key = &key, .desc = f->desc, .res = &f->desc->resources[0]};
     dmp_state_t done = DMP_STATE_NONE;
     dmp_error_t err = {0};
     return f->pv->ops->submit(f->pv, &req, &done, &err);
@@ -282,14 +281,13 @@ static void *hammer_ingest(void *arg)
         dmp_error_t err = {0};
         int rc = dmp_streams_port_find(h->f->st, NULL, "sales.eu", "orders", "events", &p, &err);
         if (rc != DMP_OK) {
-            __atomic_add_fetch(rc == DMP_NOTFOUND ? &h->notfound : &h->failed, 1,
-                               __ATOMIC_RELAXED);
+            __atomic_add_fetch(rc == DMP_NOTFOUND ? &h->notfound : &h->failed, 1, __ATOMIC_RELAXED);
             continue;
         }
         json_t *reply = NULL;
         int batch = 0;
-        dmp_stream_input_t in = {.content_type = "application/json", .body = "{\"Age\":1}",
-                                 .len = 9};
+        dmp_stream_input_t in = {
+            .content_type = "application/json", .body = "{\"Age\":1}", .len = 9};
         rc = dmp_streams_ingest(h->f->st, p, &in, &reply, &batch, &err);
         json_decref(reply);
         dmp_streams_port_release(p);
@@ -301,8 +299,8 @@ static void *hammer_ingest(void *arg)
 static uint64_t appended(dmp_stream_port_t *p)
 {
     json_t *d = dmp_streams_port_describe(p);
-    uint64_t n = (uint64_t)json_integer_value(
-        json_object_get(json_object_get(d, "stats"), "appended"));
+    uint64_t n =
+        (uint64_t)json_integer_value(json_object_get(json_object_get(d, "stats"), "appended"));
     json_decref(d);
     return n;
 }
@@ -314,8 +312,7 @@ static void test_update_swaps_metadata_without_reopen(void **state)
 {
     fx_t *f = *state;
     dmp_stream_port_t *old = NULL;
-    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &old,
-                                           NULL),
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &old, NULL),
                      DMP_OK);
     hammer_t h = {.f = f};
     pthread_t th[3];
@@ -353,8 +350,8 @@ static void test_update_swaps_metadata_without_reopen(void **state)
     json_t *reply = NULL;
     int batch = 0;
     dmp_error_t err = {0};
-    dmp_stream_input_t in = {.content_type = "application/json", .body = "{\"Age\":125}",
-                             .len = 11};
+    dmp_stream_input_t in = {
+        .content_type = "application/json", .body = "{\"Age\":125}", .len = 11};
     assert_int_equal(dmp_streams_ingest(f->st, p, &in, &reply, &batch, &err), DMP_SCHEMA);
     json_decref(reply);
     in.body = "{\"Age\":5}";
@@ -372,8 +369,10 @@ static void test_retention_size_and_change(void **state)
 {
     fx_t *f = *state;
     close_st(f);
-    dmp_streams_conf_t c = {.data_dir = f->dir, .max_event_bytes = 4096,
-                            .segment_bytes = 8192, .retention_check_ms = 50};
+    dmp_streams_conf_t c = {.data_dir = f->dir,
+                            .max_event_bytes = 4096,
+                            .segment_bytes = 8192,
+                            .retention_check_ms = 50};
     dmp_error_t err = {0};
     assert_int_equal(dmp_streams_open(&c, &f->st, &err), DMP_OK);
     assert_int_equal(dmp_streams_provisioner_new(f->st, &f->pv, &err), DMP_OK);
@@ -385,12 +384,11 @@ static void test_retention_size_and_change(void **state)
     for (int i = 0; i < 400; i++) {
         json_t *reply = NULL;
         int batch = 0;
-        dmp_stream_input_t in = {.content_type = "application/json", .body = body,
-                                 .len = (size_t)n};
+        dmp_stream_input_t in = {
+            .content_type = "application/json", .body = body, .len = (size_t)n};
         dmp_stream_port_t *p = NULL;
-        assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p,
-                                               NULL),
-                         DMP_OK);
+        assert_int_equal(
+            dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL), DMP_OK);
         assert_int_equal(dmp_streams_ingest(f->st, p, &in, &reply, &batch, &err), DMP_OK);
         json_decref(reply);
         dmp_streams_port_release(p);
@@ -398,9 +396,8 @@ static void test_retention_size_and_change(void **state)
     dmp_stream_port_t *p = NULL;
     json_t *stats = NULL;
     for (int i = 0; i < 100; i++) { /* the housekeeper runs every 50 ms */
-        assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p,
-                                               NULL),
-                         DMP_OK);
+        assert_int_equal(
+            dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL), DMP_OK);
         json_t *desc = dmp_streams_port_describe(p);
         dmp_streams_port_release(p);
         json_decref(stats);
@@ -484,8 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ingest_validate_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_definitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_removes_port, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_swaps_metadata_without_reopen, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_update_swaps_metadata_without_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_size_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filtered_read_scans_to_the_end, setup, teardown),
     };
