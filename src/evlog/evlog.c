@@ -28,11 +28,35 @@ void dmp_evlog__seg_free(evlog_seg_t *seg)
     dmp_free(seg);
 }
 
-void dmp_evlog__seg_release(dmp_evlog_t *elog, evlog_seg_t *seg)
+int dmp_evlog__seg_pin(dmp_evlog_t *elog, evlog_seg_t *seg, dmp_error_t *err)
 {
+    if (seg->fd < 0) {
+        char *p = dmp_evlog__seg_path(elog->dir, seg->first_seq, "log");
+        seg->fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (seg->fd < 0) {
+            int rc = DMP_ERR(err, DMP_IO, "cannot open %s: %s", p, strerror(errno));
+            dmp_free(p);
+            return rc;
+        }
+        dmp_free(p);
+    }
+    seg->refs++;
+    seg->pins++;
+    return DMP_OK;
+}
+
+void dmp_evlog__seg_release(dmp_evlog_t *elog, evlog_seg_t *seg, int pinned)
+{
+    int fd = -1;
     pthread_mutex_lock(&elog->mu);
     int last = --seg->refs == 0;
+    if (pinned && --seg->pins == 0 && seg->sealed && !last) {
+        fd = seg->fd;
+        seg->fd = -1;
+    }
     pthread_mutex_unlock(&elog->mu);
+    if (fd >= 0)
+        close(fd);
     if (last)
         dmp_evlog__seg_free(seg);
 }
@@ -118,11 +142,14 @@ int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records, siz
         }
         const evlog_idx_ent_t *ent = dmp_evlog__idx_find_seq(seg, cur);
         uint64_t expect = ent->seq, seg_last = seg->last_seq;
+        if ((rc = dmp_evlog__seg_pin(elog, seg, err)) != DMP_OK) {
+            pthread_mutex_unlock(&elog->mu);
+            break;
+        }
         it.fd = seg->fd;
         it.off = ent->off;
         it.end = seg->size;
         it.blen = 0;
-        seg->refs++;
         pthread_mutex_unlock(&elog->mu);
 
         while (!stop) {
@@ -162,7 +189,7 @@ int dmp_evlog_read(dmp_evlog_t *elog, uint64_t from_seq, size_t max_records, siz
             if (max_records && inf.count >= max_records)
                 stop = 1;
         }
-        dmp_evlog__seg_release(elog, seg);
+        dmp_evlog__seg_release(elog, seg, 1);
         if (rc != DMP_OK)
             break;
         if (!stop) {
@@ -212,11 +239,14 @@ int dmp_evlog_seek_time(dmp_evlog_t *elog, int64_t append_ms, uint64_t *seq, dmp
         return DMP_OK;
     }
     const evlog_idx_ent_t *ent = dmp_evlog__idx_find_time(seg, append_ms);
+    if ((rc = dmp_evlog__seg_pin(elog, seg, err)) != DMP_OK) {
+        pthread_mutex_unlock(&elog->mu);
+        return rc;
+    }
     it.fd = seg->fd;
     it.off = ent->off;
     it.end = seg->size;
     *seq = seg->last_seq + 1;
-    seg->refs++;
     pthread_mutex_unlock(&elog->mu);
     for (;;) {
         int r = dmp_evlog__it_next(&it);
@@ -234,7 +264,7 @@ int dmp_evlog_seek_time(dmp_evlog_t *elog, int64_t append_ms, uint64_t *seq, dmp
         }
     }
     dmp_evlog__it_fini(&it);
-    dmp_evlog__seg_release(elog, seg);
+    dmp_evlog__seg_release(elog, seg, 1);
     return rc;
 }
 

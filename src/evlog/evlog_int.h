@@ -140,8 +140,11 @@ typedef struct evlog_seg {
     uint64_t last_seq; /* durable; first_seq - 1 when empty */
     uint64_t size;     /* durable bytes */
     int64_t first_ms, last_ms;
-    int fd;
-    int refs; /* under elog->mu: one for the segment list plus one per reader */
+    int fd;     /* -1 for a sealed segment no reader has pinned: fds are opened on demand,
+                   so a log holds few descriptors however many segments it has */
+    int sealed; /* no longer the active segment */
+    int refs;   /* under elog->mu: one for the segment list plus one per pin */
+    int pins;   /* readers using fd */
     evlog_idx_ent_t *idx;
     size_t nidx, capidx;
 } evlog_seg_t;
@@ -239,7 +242,11 @@ int dmp_evlog__ck_write(dmp_evlog_t *elog, dmp_error_t *err);
 void dmp_evlog__abandon(dmp_evlog_t *elog);
 
 /* evlog.c */
-void dmp_evlog__seg_release(dmp_evlog_t *elog, evlog_seg_t *seg); /* takes mu */
+/* Pins 'seg' for reading (mu held): opens its fd if needed and takes a reference. */
+int dmp_evlog__seg_pin(dmp_evlog_t *elog, evlog_seg_t *seg, dmp_error_t *err);
+/* Drops a pin (pinned = 1) or the list's reference (pinned = 0); takes mu. The last
+ * reference frees the segment; the last pin of a sealed segment closes its fd. */
+void dmp_evlog__seg_release(dmp_evlog_t *elog, evlog_seg_t *seg, int pinned);
 void dmp_evlog__seg_free(evlog_seg_t *seg);
 /* Sets read-only mode (mu held). */
 void dmp_evlog__fail(dmp_evlog_t *elog, const char *fmt, ...) DMP_PRINTF(2, 3);

@@ -460,12 +460,21 @@ int dmp_evlog_open(const char *dir, const dmp_evlog_conf_t *conf, dmp_evlog_t **
                 goto fail;
             }
         }
-        if (!is_last && c.persist_index && dmp_evlog__idx_load(dir, seg, size))
+        if (!is_last && c.persist_index && dmp_evlog__idx_load(dir, seg, size)) {
+            close(seg->fd);
+            seg->fd = -1;
+            seg->sealed = 1;
             continue;
+        }
         if ((rc = scan_seg(elog, seg, is_last, synced, size, err)) != DMP_OK)
             goto fail;
         if (!is_last && c.persist_index)
             dmp_evlog__idx_save(dir, seg);
+        if (!is_last) { /* sealed: its fd is opened again on demand */
+            close(seg->fd);
+            seg->fd = -1;
+            seg->sealed = 1;
+        }
     }
 
     evlog_seg_t *last = elog->segs[elog->nsegs - 1];

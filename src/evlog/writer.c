@@ -195,7 +195,13 @@ static int roll(dmp_evlog_t *elog, dmp_error_t *e)
     seg->last_seq = seg->first_seq - 1;
     seg->fd = fd;
     seg->refs = 1;
+    int old_fd = -1;
     pthread_mutex_lock(&elog->mu);
+    old->sealed = 1;
+    if (old->pins == 0) {
+        old_fd = old->fd;
+        old->fd = -1;
+    }
     if (elog->nsegs == elog->capsegs) {
         elog->capsegs = elog->capsegs ? elog->capsegs * 2 : 16;
         elog->segs = dmp_realloc(elog->segs, elog->capsegs * sizeof(*elog->segs));
@@ -203,6 +209,8 @@ static int roll(dmp_evlog_t *elog, dmp_error_t *e)
     elog->segs[elog->nsegs++] = seg;
     elog->st.segments = elog->nsegs;
     pthread_mutex_unlock(&elog->mu);
+    if (old_fd >= 0)
+        close(old_fd);
     elog->w_off = 0;
     elog->w_idx_off = 0;
     elog->w_idx_any = 0;
@@ -449,7 +457,7 @@ int dmp_evlog_retain(dmp_evlog_t *elog, dmp_error_t *err)
     if (ngone && fsync(elog->dir_fd) != 0 && rc == DMP_OK)
         rc = DMP_ERR(err, DMP_IO, "fsync of directory %s failed: %s", elog->dir, strerror(errno));
     for (size_t i = 0; i < ngone; i++)
-        dmp_evlog__seg_release(elog, gone[i]);
+        dmp_evlog__seg_release(elog, gone[i], 0);
     dmp_free(gone);
     return rc;
 }

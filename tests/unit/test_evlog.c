@@ -10,6 +10,7 @@
 
 #include "evlog/evlog_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -42,6 +43,17 @@ static void t_rmrf(char *logdir)
     nftw(parent, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     dmp_free(parent);
     dmp_free(logdir);
+}
+
+static int t_count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
 }
 
 static dmp_evlog_conf_t t_conf(void)
@@ -478,6 +490,16 @@ static void test_roll_and_read_across(void **state)
     }
     uint64_t nsegs = st.segments;
     dmp_evlog_close(elog);
+    /* sealed segments hold no descriptor: an open log uses a handful, not one per segment */
+    int fds0 = t_count_fds();
+    elog = t_open(dir, &c);
+    assert_true(t_count_fds() - fds0 <= 4);
+    collect_t *all = t_read_all(elog, 1);
+    assert_int_equal(all->n, 600);
+    dmp_free(all);
+    assert_true(t_count_fds() - fds0 <= 4);
+    dmp_evlog_close(elog);
+    assert_int_equal(t_count_fds(), fds0);
     /* reopen with persisted indexes, then without them */
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
