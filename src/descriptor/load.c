@@ -716,6 +716,78 @@ static size_t utf8_bad_offset(const unsigned char *s, size_t len)
     return len;
 }
 
+/* Returns the offset of the first '[' or '{' that opens flow level max_depth + 1, or
+ * len. libfyaml's scanner reads a whole flow collection ahead before it emits the first
+ * event, in time that grows faster than linearly with the nesting (4 MiB of '[' took
+ * seconds), so deep flow nesting is refused before libfyaml sees it. Quoted scalars and
+ * comments are skipped; a quote opens a scalar only where a token can start. Brackets
+ * inside plain or block scalars are counted, which could only refuse a document early if
+ * it held more than max_depth unbalanced ones there; closers never drop below zero. */
+static size_t flow_depth_offset(const char *buf, size_t len, int max_depth)
+{
+    int depth = 0;
+    char prev = '\n';
+    size_t line_indent = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (prev == '\n') {
+            line_indent = 0;
+            while (i + line_indent < len && buf[i + line_indent] == ' ')
+                line_indent++;
+        }
+        if ((c == '|' || c == '>') && depth == 0 && (prev == ' ' || prev == '\t' || prev == '\n')) {
+            /* a block scalar: its lines are those indented past the indicator's line */
+            while (i < len && buf[i] != '\n')
+                i++;
+            while (i + 1 < len) {
+                size_t j = i + 1, ind = 0;
+                while (j < len && buf[j] == ' ') {
+                    j++;
+                    ind++;
+                }
+                if (j < len && buf[j] != '\n' && buf[j] != '\r' && ind <= line_indent)
+                    break;
+                while (j < len && buf[j] != '\n')
+                    j++;
+                i = j;
+            }
+            prev = '\n';
+            continue;
+        }
+        int token_start = prev == '\n' || prev == ' ' || prev == '\t' || prev == '[' ||
+                          prev == '{' || prev == ',' || prev == ':' || prev == '-' || prev == '?';
+        if (c == '#' && (prev == '\n' || prev == ' ' || prev == '\t')) {
+            while (i < len && buf[i] != '\n')
+                i++;
+            prev = '\n';
+            continue;
+        }
+        if ((c == '"' || c == '\'') && token_start) {
+            char q = c;
+            for (i++; i < len; i++) {
+                if (q == '"' && buf[i] == '\\') {
+                    i++;
+                } else if (buf[i] == q) {
+                    if (q == '\'' && i + 1 < len && buf[i + 1] == '\'')
+                        i++;
+                    else
+                        break;
+                }
+            }
+            prev = q;
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+        prev = c;
+    }
+    return len;
+}
+
 static dmp_loc_t offset_loc(const char *buf, size_t off)
 {
     dmp_loc_t l = {1, 1};
@@ -768,8 +840,14 @@ static int doc_load(const char *buf, size_t len, const dmp_doc_opts_t *opts, jso
              bad);
         return ld.rc;
     }
-    ld.json =
-        opts->format == DMP_FMT_JSON || (opts->format == DMP_FMT_AUTO && sniff_json(buf, len));
+    size_t deep = flow_depth_offset(buf, len, ld.lim.max_depth);
+    if (deep < len) {
+        fail(&ld, DMP_LIMIT, "limit", offset_loc(buf, deep),
+             "document is nested deeper than %d levels (limits.max_depth)", ld.lim.max_depth);
+        return ld.rc;
+    }
+    /* dmp_doc_load() resolves DMP_FMT_AUTO before calling here */
+    ld.json = opts->format == DMP_FMT_JSON;
 
     struct fy_diag_cfg dc;
     fy_diag_cfg_default(&dc);

@@ -589,6 +589,34 @@ static void test_deep_nesting(void **state)
         dmp_diags_free(&diags);
     }
     dmp_free(flow);
+    /* 4 MiB of '[' (the byte limit) is refused before libfyaml scans it */
+    size_t big = (size_t)4 << 20;
+    char *wall = dmp_malloc(big);
+    memset(wall, '[', big);
+    double t1 = now_s();
+    dmp_descriptor_t *dw = NULL;
+    dmp_diags_t dd = {0};
+    dmp_descriptor_opts_t ow = {.source = "wall"};
+    assert_int_equal(dmp_descriptor_parse(wall, big, &ow, &dw, &dd, NULL), DMP_LIMIT);
+    assert_true(now_s() - t1 < 1.0);
+    dmp_diags_free(&dd);
+    dmp_free(wall);
+    /* brackets in quoted and block scalars and comments are text, not nesting */
+    dmp_buf_t t = DMP_BUF_INIT;
+    dmp_buf_puts(&t, "name: p\ndomain: d\nversion: 1.0.0\nworkloads: [{name: w, type: t}]\n"
+                     "description: |\n");
+    for (int i = 0; i < 5; i++)
+        dmp_buf_puts(&t, "  [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{\n");
+    dmp_buf_puts(
+        &t, "owner: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[''s'\n"
+            "status: \"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\\\"\"\n"
+            "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n");
+    dmp_diags_t dt = {0};
+    dmp_descriptor_t *dg = NULL;
+    assert_int_equal(parse(t.data, &dg, &dt), DMP_OK);
+    assert_string_equal(dg->owner + strlen(dg->owner) - 3, "['s");
+    dmp_descriptor_free(dg);
+    dmp_buf_free(&t);
     /* block style */
     dmp_buf_t b = DMP_BUF_INIT;
     for (int i = 0; i < 2000; i++)
