@@ -25,6 +25,7 @@ typedef struct dmp_services {
     struct dmp_auth *auth;   /* authenticator (auth.h); NULL or empty: dev mode, all admin */
     struct dmp_audit *audit; /* access records (auth.h); NULL: none */
     const struct dmp_mask_policy *mask; /* how pii is masked (auth.h); NULL: redact */
+    struct dmp_governance *gov; /* policies (governance.h); NULL: none evaluated */
 } dmp_services_t;
 
 typedef struct dmp_http_conf {

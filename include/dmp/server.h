@@ -22,6 +22,7 @@ typedef struct dmp_server_conf {
     char *log_level;
     char *log_format;
     char *public_url; /* how provisioners reach us; derived from listen when empty */
+    char *policies;   /* global policy file (replaces the persisted one); "" = keep */
     char *web_dir;    /* the built web UI; "" = <binary dir>/../web/dist */
     char *tokens_file;            /* security (auth.h, docs/security.md) */
     char *jwt_hs256_secret_file;

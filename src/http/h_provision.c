@@ -1,11 +1,13 @@
 /* h_provision.c -- the provisioning API of DESIGN 3A: deploy, plan, delete, state,
  * the state service that provisioners report to, and the provisioner registry.
  * Bodies are YAML or JSON; replies are JSON, errors RFC 9457 problem+json. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "dmp/auth.h"
 #include "dmp/catalog.h"
+#include "dmp/governance.h"
 #include "http/http_int.h"
 
 /* Accepts JSON, YAML, or no declared type (sniffed). Returns 0, or replies 415. */
@@ -36,7 +38,8 @@ static int body_format(dmp_http_req_t *req, dmp_http_resp_t *resp, dmp_doc_forma
 }
 
 /* Replies 400/413/422 with every finding in "errors". */
-static void reply_diags(dmp_http_resp_t *resp, const dmp_diags_t *diags, const dmp_error_t *err)
+static void reply_diags(dmp_http_resp_t *resp, int status, const dmp_diags_t *diags,
+                        const dmp_error_t *err)
 {
     const dmp_diag_t *first = NULL;
     for (size_t i = 0; i < diags->n; i++)
@@ -46,8 +49,7 @@ static void reply_diags(dmp_http_resp_t *resp, const dmp_diags_t *diags, const d
         }
     int code = first ? first->code : (int)err->code;
     /* The body-size limit answers 413 before parsing; a depth or alias-expansion limit
-     * inside an accepted body is a malformed document: 400. */
-    int status = 400;
+     * inside an accepted body is a malformed document: 400. Policy errors are 422. */
     json_t *p = json_object();
     char loc[300] = "";
     char *detail = first ? dmp_diag_format(first) : dmp_strdup(err->msg);
@@ -57,7 +59,8 @@ static void reply_diags(dmp_http_resp_t *resp, const dmp_diags_t *diags, const d
     char type[64];
     snprintf(type, sizeof(type), "urn:dmp:problem:%s", dmp_errname(code));
     json_object_set_new(p, "type", json_string(type));
-    json_object_set_new(p, "title", json_string("Bad Request"));
+    json_object_set_new(p, "title",
+                        json_string(status == 422 ? "Unprocessable Content" : "Bad Request"));
     json_object_set_new(p, "status", json_integer(status));
     json_object_set_new(p, "code", json_string(dmp_errname(code)));
     json_object_set_new(p, "detail", json_string(detail));
@@ -90,7 +93,7 @@ static dmp_descriptor_t *parse_body(dmp_http_req_t *req, dmp_http_resp_t *resp)
     dmp_diags_t diags = {0};
     dmp_error_t err = {0};
     if (dmp_descriptor_parse(req->body, req->body_len, &opts, &d, &diags, &err) != DMP_OK)
-        reply_diags(resp, &diags, &err);
+        reply_diags(resp, 400, &diags, &err);
     dmp_diags_free(&diags);
     return d;
 }
@@ -99,6 +102,61 @@ static int plan_is_create(json_t *plan)
 {
     const char *op = json_string_value(json_object_get(plan, "operation"));
     return op && !strcmp(op, "create");
+}
+
+/* The newest deployed version of the product in its environment, parsed, or NULL:
+ * the `prev` that version-comparing policies (breaking changes) look at. */
+static dmp_descriptor_t *previous_version(dmp_http_req_t *req, const dmp_descriptor_t *d)
+{
+    json_t *got = NULL;
+    if (dmp_provision_get(req->svc->prov, d->environment, d->domain, d->name, NULL, &got, NULL) !=
+        DMP_OK)
+        return NULL;
+    dmp_descriptor_t *prev = NULL;
+    json_t *doc = json_object_get(got, "descriptor");
+    char *text = json_is_object(doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        dmp_descriptor_opts_t opts = {0};
+        opts.format = DMP_FMT_JSON;
+        opts.source = "<deployed>";
+        dmp_diags_t diags = {0};
+        if (dmp_descriptor_parse(text, strlen(text), &opts, &prev, &diags, NULL) != DMP_OK)
+            prev = NULL;
+        dmp_diags_free(&diags);
+        free(text);
+    }
+    json_decref(got);
+    return prev;
+}
+
+/* Evaluates the policies in force for the product. Errors block with 422 and every
+ * finding; warnings and infos come back in *findings for the reply. Returns -1 when
+ * it replied. */
+static int check_policies(dmp_http_req_t *req, dmp_http_resp_t *resp, const dmp_descriptor_t *d,
+                          json_t **findings)
+{
+    *findings = NULL;
+    if (req->svc->gov == NULL)
+        return 0;
+    dmp_descriptor_t *prev = previous_version(req, d);
+    dmp_diags_t diags = {0};
+    dmp_error_t err = {0};
+    int rc = dmp_governance_evaluate(req->svc->gov, d, prev, &diags, &err);
+    dmp_descriptor_free(prev);
+    if (rc != DMP_OK && dmp_diags_errors(&diags) > 0) {
+        reply_diags(resp, 422, &diags, &err);
+        dmp_diags_free(&diags);
+        return -1;
+    }
+    if (rc != DMP_OK) {
+        dmp_http_reply_error(resp, &err);
+        dmp_diags_free(&diags);
+        return -1;
+    }
+    if (diags.n > 0)
+        *findings = dmp_diags_to_json(&diags);
+    dmp_diags_free(&diags);
+    return 0;
 }
 
 static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
@@ -119,6 +177,11 @@ static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
     int rc = DMP_OK;
     if (req->svc->cat && dmp_catalog_check_inputs(req->svc->cat, d, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err); /* input ports must name readable ports */
+        dmp_descriptor_free(d);
+        return;
+    }
+    json_t *findings = NULL;
+    if (check_policies(req, resp, d, &findings) != 0) {
         dmp_descriptor_free(d);
         return;
     }
@@ -150,8 +213,11 @@ static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
         if (!dry_run)
             resp->location = dmp_asprintf("/v1/dataproduct/state/%s/%s/%s/%s", d->environment,
                                           d->domain, d->name, d->version);
+        if (findings != NULL)
+            json_object_set(out, "warnings", findings);
         dmp_http_reply_json(resp, dry_run || none ? 200 : 202, out);
     }
+    json_decref(findings);
     dmp_descriptor_free(d);
 }
 

@@ -62,6 +62,7 @@ extern const dmp_http_route_t dmp_http_routes_health[];
 extern const dmp_http_route_t dmp_http_routes_events[];
 extern const dmp_http_route_t dmp_http_routes_catalog[];
 extern const dmp_http_route_t dmp_http_routes_audit[];
+extern const dmp_http_route_t dmp_http_routes_policies[];
 /* Every route needs an authenticated caller except those of the tables listed in
  * server.c's public_tables (the health probes); see docs/security.md. */
 

@@ -38,6 +38,7 @@ static const dmp_http_route_t *route_tables[] = {
     dmp_http_routes_events,
     dmp_http_routes_catalog,
     dmp_http_routes_audit,
+    dmp_http_routes_policies,
 };
 
 /* Tables served without authentication: liveness and readiness probes. */

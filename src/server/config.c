@@ -40,6 +40,9 @@ static const opt_t opts[] = {
      "Most concurrent connections from one address (0: no cap)."},
     {"timeout", OPT_UINT, OFF(timeout_s), "30", 1, 86400,
      "Seconds a connection may stay idle or stall mid-request before it is closed."},
+    {"policies", OPT_STR, OFF(policies), "", 0, 0,
+     "Global policy file (YAML/JSON) applied on top of the shipped default rules; it "
+     "replaces the one set through PUT /v1/global-policies."},
     {"provisioner-timeout-ms", OPT_UINT, OFF(provisioner_timeout_ms), "10000", 100, 600000,
      "Timeout of a request to an external provisioner; a timeout marks the resource FAILED."},
     {"report-timeout-ms", OPT_UINT, OFF(report_timeout_ms), "300000", 100, 86400000,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dmp/auth.h"
+#include "dmp/governance.h"
 #include "dmp/catalog.h"
 #include "dmp/http.h"
 #include "dmp/provision.h"
@@ -100,6 +101,7 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
     dmp_http_server_t *srv = NULL;
     dmp_catalog_t *cat = NULL;
     dmp_streams_t *streams = NULL;
+    dmp_governance_t *gov = NULL;
     char *db = NULL, *url = NULL, *catdb = NULL, *web = NULL;
     dmp_security_t sec = {0};
     int rc;
@@ -155,12 +157,16 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
             goto out;
     }
 
+    if ((rc = dmp_governance_open(conf->data_dir, conf->policies, &gov, err)) != DMP_OK)
+        goto out;
+
     catdb = dmp_asprintf("sqlite:%s/catalog.db", conf->data_dir);
     if ((rc = dmp_catalog_open(catdb, &cat, err)) != DMP_OK)
         goto out;
     web = web_dir_of(conf);
     dmp_services_t svc = {.prov = prov, .cat = cat, .web_dir = web, .streams = streams,
-                          .auth = sec.auth, .audit = sec.audit, .mask = &sec.mask};
+                          .auth = sec.auth, .audit = sec.audit, .mask = &sec.mask,
+                          .gov = gov};
     dmp_http_conf_t hc = {
         .listen = conf->listen,
         .max_body_bytes = conf->max_body_bytes,
@@ -203,6 +209,7 @@ out:
     dmp_provision_close(prov);
     dmp_streams_close(streams);
     dmp_catalog_close(cat);
+    dmp_governance_close(gov);
     dmp_free(catdb);
     dmp_free(web);
     dmp_store_close(store);
