@@ -49,6 +49,28 @@ static dmp_descriptor_t *load_local(const char *cmd, const char *path, int *code
     return d;
 }
 
+/* Prints server findings (policy errors and warnings) against the local file: the
+ * server saw the JSON we sent, so positions are recomputed from each finding's JSON
+ * pointer in the locally parsed descriptor. */
+static void print_findings(const dmp_descriptor_t *d, json_t *findings)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(findings, i, f)
+    {
+        const char *ptr = json_str(f, "pointer");
+        dmp_loc_t loc = dmp_descriptor_loc(d, ptr);
+        const char *path = json_str(f, "path");
+        if (loc.line > 0)
+            fprintf(stderr, "%s:%d:%d: ", d->source, loc.line, loc.col);
+        else
+            fprintf(stderr, "%s: ", d->source);
+        fprintf(stderr, "%s: %s%s%s [%s]\n", json_str(f, "severity"), path, *path ? ": " : "",
+                json_str(f, "message"), *json_str(f, "rule") ? json_str(f, "rule")
+                                                              : json_str(f, "code"));
+    }
+}
+
 /* Sends the descriptor (as JSON, schema files inlined) with 'method' to 'path'. */
 static int send_descriptor(const char *cmd, const dmp_client_opts_t *o, const char *method,
                            const char *path, const dmp_descriptor_t *d, long *status,
@@ -62,11 +84,18 @@ static int send_descriptor(const char *cmd, const dmp_client_opts_t *o, const ch
     if (rc != DMP_OK)
         return dmp_client_fail_call(cmd, o, &err);
     if (*status >= 400) {
+        json_t *errors = json_object_get(*reply, "errors");
+        if (json_array_size(errors) > 0) {
+            print_findings(d, errors);
+            json_object_del(*reply, "errors");
+            json_object_del(*reply, "location");
+        }
         int code = dmp_client_report_problem(cmd, *status, *reply);
         json_decref(*reply);
         *reply = NULL;
         return code;
     }
+    print_findings(d, json_object_get(*reply, "warnings"));
     return DMP_EXIT_OK;
 }
 

@@ -52,7 +52,11 @@ static void reply_diags(dmp_http_resp_t *resp, int status, const dmp_diags_t *di
      * inside an accepted body is a malformed document: 400. Policy errors are 422. */
     json_t *p = json_object();
     char loc[300] = "";
-    char *detail = first ? dmp_diag_format(first) : dmp_strdup(err->msg);
+    /* "field: message"; the position goes in "location" */
+    char *detail = first == NULL ? dmp_strdup(err->msg)
+                   : first->path && *first->path
+                       ? dmp_asprintf("%s: %s", first->path, first->msg)
+                       : dmp_strdup(first->msg);
     if (first && first->loc.line > 0)
         snprintf(loc, sizeof(loc), "%s:%d:%d", first->file ? first->file : "<request>",
                  first->loc.line, first->loc.col);
