@@ -174,6 +174,26 @@ struct dmp_schema {
     size_t n_re, cap_re;
 };
 
+/* Equality of two byte strings of the same length 'n', inlined for short keys. */
+static inline int sch_key_eq(const char *a, const char *b, uint32_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t x, y, z, w;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        memcpy(&z, a + n - 8, 8);
+        memcpy(&w, b + n - 8, 8);
+        return x == y && z == w;
+    }
+    if (n < 8) {
+        for (uint32_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 static inline const sch_prop_t *sch_find_prop(const sch_t *s, const char *k, uint32_t len,
                                               uint32_t hash)
 {
@@ -184,7 +204,7 @@ static inline const sch_prop_t *sch_find_prop(const sch_t *s, const char *k, uin
         if (j < 0)
             return NULL;
         const sch_prop_t *p = &s->props[j];
-        if (p->key.hash == hash && p->key.len == len && memcmp(p->key.name, k, len) == 0)
+        if (p->key.hash == hash && p->key.len == len && sch_key_eq(p->key.name, k, len))
             return p;
     }
 }
