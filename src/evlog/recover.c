@@ -8,7 +8,9 @@
  *     seq S is a torn tail when S > synced_seq (the checkpoint): the file is cut at O;
  *     when S <= synced_seq the damage lies below the synced point and open refuses;
  *   - open also refuses when the log ends before synced_seq, or when segments do not
- *     follow each other seq by seq.
+ *     follow each other seq by seq. The writer never rolls an empty segment, so an empty
+ *     sealed segment means lost records; the gap check catches it. Invariant after a
+ *     successful open: only the last segment may be empty.
  * Open never deletes acknowledged data it can see; it only cuts a torn tail.
  */
 #include "evlog_int.h"
