@@ -29,6 +29,10 @@ static const dmp_cli_cmd_t commands[] = {
 
 static int cmd_version(int argc, char **argv)
 {
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: dmp version\n\nPrints the version of dmp.\n");
+        return DMP_EXIT_OK;
+    }
     printf("dmp 0.1.0\n");
     return DMP_EXIT_OK;
 }
