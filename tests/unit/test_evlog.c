@@ -964,6 +964,20 @@ static void test_gap_refused(void **state)
     assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
     assert_non_null(strstr(err.msg, "gap"));
     t_rmrf(dir);
+
+    /* a sealed segment emptied by outside hands (lost records) is a gap too */
+    dir = t_mkdtemp();
+    elog = t_open(dir, &c);
+    for (int i = 0; i < 30; i++)
+        t_append(elog, p, 0);
+    dmp_evlog_close(elog);
+    char *sp = seg_file(dir, 1);
+    assert_int_equal(truncate(sp, 0), 0);
+    dmp_free(sp);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, "gap"));
+    t_rmrf(dir);
 }
 
 /* ---- more recovery cases */
