@@ -415,57 +415,182 @@ int dmp_catalog_check_inputs(dmp_catalog_t *cat, const dmp_descriptor_t *d, dmp_
 
 /* ---- reads */
 
-char *dmp_catalog_fts_query(const char *text)
+/* Tokens of [s, s+n): runs of ASCII letters and digits (lower-cased) or non-ASCII bytes,
+ * the same split as FTS5's unicode61 tokenizer for ASCII text. Appends to 'out'. */
+static void tokenize(const char *s, size_t n, json_t *out)
 {
-    if (text == NULL)
-        return NULL;
-    size_t len = strnlen(text, DMP_CATALOG_MAX_QUERY_BYTES);
-    dmp_buf_t b = DMP_BUF_INIT;
-    int terms = 0;
     size_t i = 0;
-    while (i < len && terms < DMP_CATALOG_MAX_TERMS) {
-        while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                           text[i] == '\r'))
+    char tok[128];
+    while (i < n) {
+        size_t k = 0;
+        while (i < n) {
+            unsigned char c = (unsigned char)s[i];
+            int word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                       (c >= 'A' && c <= 'Z') || c >= 0x80;
+            if (!word)
+                break;
+            if (k < sizeof(tok) - 1)
+                tok[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            i++;
+        }
+        if (k) {
+            tok[k] = '\0';
+            json_array_append_new(out, json_string(tok));
+        }
+        while (i < n) {
+            unsigned char c = (unsigned char)s[i];
+            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                c >= 0x80)
+                break;
+            i++;
+        }
+    }
+}
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Free text -> [[token, ...], ...]: one phrase per whitespace-separated word, capped at
+ * DMP_CATALOG_MAX_QUERY_BYTES and DMP_CATALOG_MAX_TERMS. A UTF-8 sequence cut by the cap
+ * is dropped. */
+static json_t *query_phrases(const char *text)
+{
+    json_t *out = json_array();
+    if (text == NULL)
+        return out;
+    size_t len = strnlen(text, DMP_CATALOG_MAX_QUERY_BYTES);
+    if (len == DMP_CATALOG_MAX_QUERY_BYTES)
+        while (len && ((unsigned char)text[len - 1] & 0xC0) == 0x80)
+            len--;
+    if (len && (unsigned char)text[len - 1] >= 0xC0)
+        len--;
+    size_t i = 0;
+    while (i < len && json_array_size(out) < DMP_CATALOG_MAX_TERMS) {
+        while (i < len && is_space(text[i]))
             i++;
         size_t start = i;
-        while (i < len && text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+        while (i < len && !is_space(text[i]))
             i++;
         if (i == start)
             break;
-        /* Keep only letters, digits and non-ASCII bytes: everything else is a token
-         * separator for the unicode61 tokenizer anyway, and dropping it leaves no FTS5
-         * syntax to inject. A cut UTF-8 sequence at the cap is dropped too. */
-        dmp_buf_t t = DMP_BUF_INIT;
-        for (size_t k = start; k < i; k++) {
-            unsigned char c = (unsigned char)text[k];
-            if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                c >= 0x80)
-                dmp_buf_putc(&t, (char)c);
-            else if (t.len && t.data[t.len - 1] != ' ')
-                dmp_buf_putc(&t, ' ');
-        }
-        while (t.len && t.data[t.len - 1] == ' ')
-            t.len--;
-        if (i == len && len == DMP_CATALOG_MAX_QUERY_BYTES)
-            while (t.len && ((unsigned char)t.data[t.len - 1] & 0xC0) == 0x80)
-                t.len--;
-        if (t.len && ((unsigned char)t.data[t.len - 1]) >= 0xC0)
-            t.len--;
-        if (t.len) {
-            if (b.len)
-                dmp_buf_puts(&b, " AND ");
-            dmp_buf_putc(&b, '"');
-            dmp_buf_append(&b, t.data, t.len);
-            dmp_buf_puts(&b, "\"*");
-            terms++;
-        }
-        dmp_buf_free(&t);
+        json_t *toks = json_array();
+        tokenize(text + start, i - start, toks);
+        if (json_array_size(toks))
+            json_array_append_new(out, toks);
+        else
+            json_decref(toks);
     }
-    if (b.len == 0) {
-        dmp_buf_free(&b);
+    return out;
+}
+
+char *dmp_catalog_fts_query(const char *text)
+{
+    json_t *ph = query_phrases(text);
+    if (json_array_size(ph) == 0) {
+        json_decref(ph);
         return NULL;
     }
+    /* Each phrase is quoted (so FTS5 sees no operators or column filters; tokens hold no
+     * quote) and matched as a prefix; all phrases must match. */
+    dmp_buf_t b = DMP_BUF_INIT;
+    size_t i, j;
+    json_t *p, *t;
+    json_array_foreach(ph, i, p)
+    {
+        if (i)
+            dmp_buf_puts(&b, " AND ");
+        dmp_buf_putc(&b, '"');
+        json_array_foreach(p, j, t)
+        {
+            if (j)
+                dmp_buf_putc(&b, ' ');
+            dmp_buf_puts(&b, json_string_value(t));
+        }
+        dmp_buf_puts(&b, "\"*");
+    }
+    json_decref(ph);
     return dmp_buf_steal(&b);
+}
+
+/* Does a phrase occur in 'toks' (all tokens equal, the last one as a prefix)? */
+static int phrase_in(const json_t *phrase, const json_t *toks)
+{
+    size_t n = json_array_size(phrase), m = json_array_size(toks);
+    for (size_t k = 0; n && k + n <= m; k++) {
+        size_t j = 0;
+        for (; j < n; j++) {
+            const char *q = json_string_value(json_array_get(phrase, j));
+            const char *w = json_string_value(json_array_get(toks, k + j));
+            if (j + 1 < n ? strcmp(q, w) != 0 : strncmp(q, w, strlen(q)) != 0)
+                break;
+        }
+        if (j == n)
+            return 1;
+    }
+    return 0;
+}
+
+static int any_phrase_in(const json_t *phrases, const json_t *toks)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(phrases, i, p)
+        if (phrase_in(p, toks))
+            return 1;
+    return 0;
+}
+
+/* Why a result matched: "name", "description", "owner", "schema-docs", or for tags,
+ * ports and schema fields the word that matched ("schema:customer_id"). */
+static json_t *matched_of(const json_t *phrases, const json_t *texts)
+{
+    static const struct {
+        const char *col, *label;
+        int per_word;
+    } cols[] = {
+        {"name", "name", 0},     {"description", "description", 0}, {"tags", "tags", 1},
+        {"owner", "owner", 0},   {"ports", "ports", 1},              {"fields", "schema", 1},
+        {"field_docs", "schema-docs", 0},
+    };
+    json_t *out = json_array();
+    for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+        const char *text = json_string_value(json_object_get(texts, cols[c].col));
+        if (text == NULL || *text == '\0')
+            continue;
+        int found = 0;
+        if (cols[c].per_word) {
+            const char *p = text;
+            while (*p && json_array_size(out) < 16) {
+                while (is_space(*p))
+                    p++;
+                const char *e = p;
+                while (*e && !is_space(*e))
+                    e++;
+                if (e == p)
+                    break;
+                json_t *toks = json_array();
+                tokenize(p, (size_t)(e - p), toks);
+                if (any_phrase_in(phrases, toks)) {
+                    char *m = dmp_asprintf("%s:%.*s", cols[c].label, (int)(e - p), p);
+                    add_unique(out, m);
+                    dmp_free(m);
+                    found = 1;
+                }
+                json_decref(toks);
+                p = e;
+            }
+        }
+        if (!found) {
+            json_t *toks = json_array();
+            tokenize(text, strlen(text), toks);
+            if (any_phrase_in(phrases, toks))
+                add_unique(out, cols[c].label);
+            json_decref(toks);
+        }
+    }
+    return out;
 }
 
 int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog_query_t *q,
@@ -488,6 +613,7 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
                            q->cursor);
     }
     char *match = dmp_catalog_fts_query(q->q);
+    json_t *phrases = match ? query_phrases(q->q) : NULL;
     if (match == NULL && q->q && *q->q) {
         /* Only punctuation: nothing can match. */
         *out = json_pack("{s:[],s:n}", "results", "next");
@@ -500,8 +626,10 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
     int rc = cat->be->ops->search(cat->be, &a, &rows, &more, err);
     pthread_mutex_unlock(&cat->mu);
     dmp_free(match);
-    if (rc != DMP_OK)
+    if (rc != DMP_OK) {
+        json_decref(phrases);
         return rc;
+    }
     json_t *results = json_array();
     size_t i;
     json_t *r;
@@ -512,10 +640,12 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
             continue;
         json_t *o = json_deep_copy(s);
         json_object_set(o, "score", json_object_get(r, "score"));
-        json_object_set(o, "matched", json_object_get(r, "matched"));
+        json_object_set_new(o, "matched", phrases ? matched_of(phrases, json_object_get(r, "texts"))
+                                                  : json_array());
         json_array_append_new(results, o);
     }
     json_decref(rows);
+    json_decref(phrases);
     json_t *next = json_null();
     if (more) {
         char buf[32];

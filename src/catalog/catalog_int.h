@@ -56,7 +56,9 @@ typedef struct dmp_catalog_ops {
                     dmp_error_t *err);
     /* "domain/name" of the live product whose id is 'urn', or NULL. */
     char *(*resolve_id)(dmp_catalog_be_t *be, const char *urn);
-    /* Results: [{"summary":{...},"score":x,"matched":[...]}]; *more when a row follows. */
+    /* Results: [{"summary":{...},"score":x,"texts":{"name","description","tags","owner",
+     * "ports","fields","field_docs"}}] ("texts" only for free-text queries: the indexed
+     * text, from which catalog.c says why each matched); *more when a row follows. */
     int (*search)(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, json_t **rows,
                   int *more, dmp_error_t *err);
     /* Summary of a live product, or NULL. */

@@ -35,6 +35,7 @@ enum {
     S_ALL_PROD,
     S_ALL_EDGE,
     S_HIGHLIGHT,
+    S_PROD_BY_PID,
     S_COUNT
 };
 
@@ -67,17 +68,20 @@ static const char *const sql_text[S_COUNT] = {
     [S_EDGE_UP] = "SELECT coalesce(p.domain || '/' || p.name, e.producer_ref), e.port, "
                   "e.consumer, e.input FROM edges e LEFT JOIN products p ON p.urn = "
                   "e.producer_ref WHERE e.consumer=?1 ORDER BY 1, 2",
-    [S_EDGE_DOWN] = "SELECT ?1, e.port, e.consumer, e.input FROM edges e WHERE e.producer_ref=?1 "
-                    "OR e.producer_ref IN (SELECT urn FROM products WHERE domain || '/' || name "
-                    "= ?1) ORDER BY 3, 4",
+    /* Consumers name a producer by "domain/name" or by its id: two indexed lookups. */
+    [S_EDGE_DOWN] = "SELECT ?1, port, consumer, input FROM (SELECT port, consumer, input FROM "
+                    "edges WHERE producer_ref = ?1 UNION ALL SELECT port, consumer, input FROM "
+                    "edges WHERE producer_ref = (SELECT urn FROM products WHERE domain = ?2 AND "
+                    "name = ?3) AND producer_ref <> ?1) ORDER BY 3, 4",
     [S_ALL_PROD] = "SELECT summary FROM products ORDER BY domain, name",
     [S_ALL_EDGE] = "SELECT coalesce(p.domain || '/' || p.name, e.producer_ref), e.port, "
                    "e.consumer, e.input FROM edges e LEFT JOIN products p ON p.urn = "
                    "e.producer_ref ORDER BY 3, 4",
-    [S_HIGHLIGHT] = "SELECT highlight(fts,0,char(1),char(2)), highlight(fts,1,char(1),char(2)),"
-                    " highlight(fts,2,char(1),char(2)), highlight(fts,3,char(1),char(2)),"
-                    " highlight(fts,4,char(1),char(2)), highlight(fts,5,char(1),char(2)),"
-                    " highlight(fts,6,char(1),char(2)) FROM fts WHERE fts MATCH ?1 AND rowid=?2",
+    /* The indexed text of one product, read by rowid (no MATCH): catalog.c works out
+     * which columns a result matched. */
+    [S_HIGHLIGHT] = "SELECT name, description, tags, owner, ports, fields, field_docs FROM fts "
+                    "WHERE rowid = ?1",
+    [S_PROD_BY_PID] = "SELECT summary FROM products WHERE pid = ?1",
 };
 
 static const char schema_sql[] =
@@ -101,7 +105,7 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS edges_consumer ON edges(consumer);"
     "CREATE INDEX IF NOT EXISTS edges_producer ON edges(producer_ref);"
     "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(name, description, tags, owner, ports,"
-    " fields, field_docs, tokenize = 'unicode61 remove_diacritics 2');"
+    " fields, field_docs, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');"
     "INSERT INTO fts(fts, rank) VALUES('rank', 'bm25(10.0, 2.0, 5.0, 1.0, 3.0, 4.0, 1.0)');";
 
 typedef struct sqlite_be {
@@ -422,6 +426,15 @@ static int be_edges(dmp_catalog_be_t *be, const char *id, dmp_lineage_dir_t dir,
     sqlite_be_t *s = (sqlite_be_t *)be;
     sqlite3_stmt *st = stmt(s, dir == DMP_LINEAGE_UP ? S_EDGE_UP : S_EDGE_DOWN);
     bind_text(st, 1, id);
+    if (dir != DMP_LINEAGE_UP) {
+        const char *slash = strrchr(id, '/');
+        if (slash == NULL) {
+            *out = json_array();
+            return DMP_OK;
+        }
+        sqlite3_bind_text(st, 2, id, (int)(slash - id), SQLITE_TRANSIENT);
+        bind_text(st, 3, slash + 1);
+    }
     return read_edges(s, st, out, err);
 }
 
@@ -449,55 +462,35 @@ static int be_all(dmp_catalog_be_t *be, json_t **sums, json_t **edges, dmp_error
     return DMP_OK;
 }
 
-/* The words FTS highlighted in one column's text: segments between \1 and \2. */
-static void matched_words(const char *text, const char *label, int detail, json_t *out)
-{
-    if (text == NULL)
-        return;
-    const char *p = text;
-    int any = 0;
-    while ((p = strchr(p, '\1')) != NULL) {
-        const char *e = strchr(p, '\2');
-        if (e == NULL)
-            break;
-        any = 1;
-        if (detail) {
-            char *m = dmp_asprintf("%s:%.*s", label, (int)(e - p - 1), p + 1);
-            int dup = 0;
-            size_t i;
-            json_t *v;
-            json_array_foreach(out, i, v)
-                dup |= !strcmp(json_string_value(v), m);
-            if (!dup && json_array_size(out) < 16)
-                json_array_append_new(out, json_string(m));
-            dmp_free(m);
-        }
-        p = e + 1;
-    }
-    if (any && !detail)
-        json_array_append_new(out, json_string(label));
-}
-
 static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, json_t **rows,
                      int *more, dmp_error_t *err)
 {
     sqlite_be_t *s = (sqlite_be_t *)be;
     *rows = NULL;
     *more = 0;
+    /* Stage 1 picks the page's rowids (FTS5 ranks inside its own sorter; filters are
+     * added only when given, so the common query stays a plain ranked MATCH). Stage 2
+     * reads each row's summary and indexed text by rowid. */
     dmp_buf_t sql = DMP_BUF_INIT;
+    const char *pid = a->match ? "fts.rowid" : "p.pid";
     if (a->match)
-        dmp_buf_puts(&sql, "SELECT p.pid, p.summary, fts.rank FROM fts JOIN products p ON "
-                           "p.pid = fts.rowid WHERE fts MATCH ?1");
+        dmp_buf_puts(&sql, "SELECT fts.rowid, fts.rank FROM fts WHERE fts MATCH ?1");
     else
-        dmp_buf_puts(&sql, "SELECT p.pid, p.summary, 0 FROM products p WHERE ?1 IS NULL");
-    dmp_buf_puts(&sql, " AND (?2 IS NULL OR p.domain = ?2 OR substr(p.domain, 1, length(?2) + 1)"
-                       " = ?2 || '.')"
-                       " AND (?3 IS NULL OR EXISTS (SELECT 1 FROM product_tags t WHERE t.tag = ?3"
-                       " AND t.pid = p.pid))"
-                       " AND (?4 IS NULL OR p.owner = ?4)"
-                       " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM product_types t WHERE"
-                       " t.type = ?5 AND t.pid = p.pid))");
-    dmp_buf_puts(&sql, a->match ? " ORDER BY fts.rank, p.domain, p.name" : " ORDER BY p.domain, p.name");
+        dmp_buf_puts(&sql, "SELECT p.pid, 0 FROM products p WHERE ?1 IS NULL");
+    if (a->domain)
+        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM products f WHERE f.pid = %s AND"
+                             " (f.domain = ?2 OR substr(f.domain, 1, length(?2) + 1) = ?2 || '.'))",
+                       pid);
+    if (a->tag)
+        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM product_tags t WHERE t.tag = ?3 AND"
+                             " t.pid = %s)", pid);
+    if (a->owner)
+        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM products f WHERE f.pid = %s AND"
+                             " f.owner = ?4)", pid);
+    if (a->type)
+        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM product_types t WHERE t.type = ?5 AND"
+                             " t.pid = %s)", pid);
+    dmp_buf_puts(&sql, a->match ? " ORDER BY fts.rank, fts.rowid" : " ORDER BY p.domain, p.name");
     dmp_buf_puts(&sql, " LIMIT ?6 OFFSET ?7");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql.data, (int)sql.len, &st, NULL) != SQLITE_OK) {
@@ -519,14 +512,10 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
             *more = 1;
             break;
         }
-        json_t *row = json_object();
-        json_object_set_new(row, "pid", json_integer(sqlite3_column_int64(st, 0)));
-        json_t *sum = col_json(st, 1);
-        json_object_set_new(row, "summary", sum ? sum : json_object());
         /* bm25 is negative, lower is better; report a positive score. */
-        json_object_set_new(row, "score", json_real(-sqlite3_column_double(st, 2)));
-        json_object_set_new(row, "matched", json_array());
-        json_array_append_new(out, row);
+        json_array_append_new(out, json_pack("{s:I,s:f}", "pid",
+                                             (json_int_t)sqlite3_column_int64(st, 0), "score",
+                                             -sqlite3_column_double(st, 1)));
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
         int rc = db_err(s, err, "search");
@@ -535,22 +524,26 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
         return rc;
     }
     sqlite3_finalize(st);
-    if (a->match) {
-        static const char *const labels[] = {"name", "description", "tags", "owner",
-                                             "ports", "schema", "schema-docs"};
-        static const int detail[] = {0, 0, 1, 0, 1, 1, 0};
-        size_t i;
-        json_t *row;
-        json_array_foreach(out, i, row)
-        {
+    static const char *const cols[] = {"name", "description", "tags", "owner",
+                                       "ports", "fields", "field_docs"};
+    size_t i;
+    json_t *row;
+    json_array_foreach(out, i, row)
+    {
+        sqlite3_int64 id = json_integer_value(json_object_get(row, "pid"));
+        sqlite3_stmt *q = stmt(s, S_PROD_BY_PID);
+        sqlite3_bind_int64(q, 1, id);
+        json_t *sum = sqlite3_step(q) == SQLITE_ROW ? col_json(q, 0) : NULL;
+        json_object_set_new(row, "summary", sum ? sum : json_object());
+        if (a->match) {
             sqlite3_stmt *h = stmt(s, S_HIGHLIGHT);
-            bind_text(h, 1, a->match);
-            sqlite3_bind_int64(h, 2, json_integer_value(json_object_get(row, "pid")));
-            if (sqlite3_step(h) == SQLITE_ROW) {
-                json_t *m = json_object_get(row, "matched");
+            sqlite3_bind_int64(h, 1, id);
+            json_t *texts = json_object();
+            if (sqlite3_step(h) == SQLITE_ROW)
                 for (int c = 0; c < 7; c++)
-                    matched_words(col_text(h, c), labels[c], detail[c], m);
-            }
+                    json_object_set_new(texts, cols[c], json_string(col_text(h, c) ? col_text(h, c)
+                                                                                  : ""));
+            json_object_set_new(row, "texts", texts);
         }
     }
     *rows = out;

@@ -121,7 +121,7 @@ static void test_search_ranked_with_reasons(void **state)
     assert_int_equal(json_array_size(res), 1);
     json_t *first = json_array_get(res, 0);
     assert_string_equal(json_string_value(json_object_get(first, "name")), "orders");
-    assert_true(has_match(first, "schema:customer"));
+    assert_true(has_match(first, "schema:customer_id"));
     assert_true(json_is_null(json_object_get(r, "next")));
     json_decref(r);
 
