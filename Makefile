@@ -18,9 +18,12 @@ deps:
 
 # The web UI (web/, served by `dmp serve` at /): pinned npm packages, built by Vite into
 # web/dist. Skipped with a warning when npm is absent (the server then answers / with 404).
+# `npm install --no-save` rather than `npm ci`: npm 11 writes lock files without the other
+# platforms' optional packages (rollup's), which `npm ci` then refuses as out of sync. The
+# versions stay pinned: exact versions in package.json, and the lock is read, never written.
 web:
 	@if command -v npm >/dev/null 2>&1; then \
-		if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund --loglevel=error); fi && \
+		if [ ! -d web/node_modules ]; then (cd web && npm install --no-save --no-audit --no-fund --loglevel=error); fi && \
 		(cd web && npm run --silent build >/dev/null); \
 	else \
 		echo "warning: npm not found: the web UI (web/dist) is not built" >&2; \
