@@ -207,8 +207,10 @@ static void report(dmp_schema_ctx_t *c, const sch_t *s, const char *kw, const dm
     verr_t *e = &c->errs[c->n_errs++];
     e->inst = inst_pointer(c);
     e->kw = dmp_strdup(kw);
-    e->kwloc = dmp_asprintf("%s/%s", s->loc, kw);
-    e->abs = s->doc_uri && s->doc_uri[0] ? dmp_asprintf("%s#%s/%s", s->doc_uri, s->loc, kw)
+    /* a boolean "false" schema is itself the keyword */
+    const char *sep = s->boolean == 0 ? "" : "/", *k2 = s->boolean == 0 ? "" : kw;
+    e->kwloc = dmp_asprintf("%s%s%s", s->loc, sep, k2);
+    e->abs = s->doc_uri && s->doc_uri[0] ? dmp_asprintf("%s#%s%s%s", s->doc_uri, s->loc, sep, k2)
                                          : dmp_strdup("");
     /* substitute %V (the instance value, rendered) into the format, then printf it */
     dmp_buf_t v = DMP_BUF_INIT, f = DMP_BUF_INIT, b = DMP_BUF_INIT;
