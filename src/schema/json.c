@@ -790,6 +790,8 @@ void dmp_json_dump(const dmp_json_node_t *n, dmp_buf_t *out)
             dmp_buf_printf(out, "%lld", (long long)n->i);
         else if (isfinite(n->u.d) && n->u.d == floor(n->u.d) && fabs(n->u.d) < 1e15)
             dmp_buf_printf(out, "%.0f", n->u.d);
+        else if (isinf(n->u.d)) /* written as a number that parses back to infinity */
+            dmp_buf_puts(out, n->u.d > 0 ? "1e999" : "-1e999");
         else
             dmp_buf_printf(out, "%.17g", n->u.d);
         break;

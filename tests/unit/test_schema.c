@@ -112,6 +112,10 @@ static void test_parse_limits(void **st)
     /* huge numbers parse (to +/-inf or a rounded double), never crash */
     const char *big = "[1e999999, -1e999999, 123456789012345678901234567890]";
     assert_int_equal(dmp_json_parse(big, strlen(big), NULL, &d, &err), DMP_OK);
+    dmp_buf_t b = DMP_BUF_INIT;
+    dmp_json_dump(dmp_json_root(d), &b);
+    assert_string_equal(b.data, "[1e999,-1e999,1.2345678901234568e+29]");
+    dmp_buf_free(&b);
     dmp_json_doc_free(d);
 }
 
