@@ -106,6 +106,11 @@ DMP_EXPORT int dmp_streams_ingest(dmp_streams_t *st, dmp_stream_port_t *p,
 
 /* ---- reads */
 
+/* Rewrites one event's data for its reader (masking, docs/security.md): a new reference,
+ * or NULL to keep the data as stored. Applied before filters, so a filter sees exactly
+ * what the reader would. */
+typedef json_t *(*dmp_streams_mask_fn)(void *ud, const json_t *data);
+
 typedef enum {
     DMP_STREAM_FMT_ARRAY = 0, /* application/cloudevents-batch+json */
     DMP_STREAM_FMT_NDJSON,    /* application/x-ndjson */
@@ -122,6 +127,8 @@ typedef struct dmp_stream_query {
     const dmp_cesql_t *filter; /* CESQL filter or NULL (borrowed) */
     dmp_stream_fmt_t format;
     size_t max_scan;        /* records examined at most [limit * 10 + 1000] */
+    dmp_streams_mask_fn mask; /* NULL: events as stored */
+    void *mask_ud;
 } dmp_stream_query_t;
 
 /* Appends matching events to 'out' in the format asked, each with the extensions
@@ -158,5 +165,30 @@ DMP_EXPORT json_t *dmp_streams_sub_list(dmp_streams_t *st);
 DMP_EXPORT int dmp_streams_sub_update(dmp_streams_t *st, const char *id, const json_t *body,
                                       json_t **out, dmp_error_t *err);
 DMP_EXPORT int dmp_streams_sub_delete(dmp_streams_t *st, const char *id, dmp_error_t *err);
+
+/* ---- access control of push subscriptions (installed by the HTTP server) */
+
+typedef struct dmp_streams_access {
+    /* Whether 'who' (a subscription's creator as stored in its "owner" member, a principal
+     * {"name","groups","admin"}; NULL when it has none) may read port p now. DMP_OK with its
+     * view of the data in *mask and *mask_ud (*mask NULL: unmasked); another code when not.
+     * *mask_ud is released with view_free and must not depend on the installer. */
+    int (*view)(void *ud, const json_t *who, dmp_stream_port_t *p, dmp_streams_mask_fn *mask,
+                void **mask_ud);
+    void (*view_free)(void *mask_ud);
+    void *ud;
+} dmp_streams_access_t;
+
+/* Installs the check push workers make before each batch (at least once a second), or
+ * removes it (a = NULL; waits for checks in progress). Without one, pushes are unchecked. */
+DMP_EXPORT void dmp_streams_set_access(dmp_streams_t *st, const dmp_streams_access_t *a);
+/* A deep copy of the port's metadata (with its schema and ACL members). */
+DMP_EXPORT json_t *dmp_streams_port_meta(dmp_stream_port_t *p);
+/* Masks one stored record with 'mask': 1 and *tmp (payload in *owned, dmp_free it) when it
+ * rewrote the event, 0 when the record stays as it is. */
+struct dmp_channel_rec;
+DMP_EXPORT int dmp_streams_mask_record(dmp_streams_mask_fn mask, void *mask_ud,
+                                       const struct dmp_channel_rec *rec,
+                                       struct dmp_channel_rec *tmp, char **owned);
 
 #endif

@@ -40,6 +40,17 @@ static void set_audit(dmp_http_req_t *req, const char *product, const char *port
     req->audit_action = action;
 }
 
+void dmp_http_reply_hidden(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *product,
+                           const char *port, int action)
+{
+    if (req->audit_action == NULL)
+        set_audit(req, product, port, dmp_action_name((dmp_action_t)action));
+    char msg[400];
+    snprintf(msg, sizeof(msg), "product %.200s%s%.128s not found", product ? product : "",
+             port ? " port " : "", port ? port : "");
+    dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND", msg, NULL, NULL);
+}
+
 int dmp_http_authorize(dmp_http_req_t *req, dmp_http_resp_t *resp, const dmp_acl_t *acl,
                        const char *product, const char *port, int action)
 {
@@ -49,10 +60,7 @@ int dmp_http_authorize(dmp_http_req_t *req, dmp_http_resp_t *resp, const dmp_acl
     if (rc == DMP_OK)
         return 0;
     if (rc == DMP_NOTFOUND) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "product %.200s%s%.128s not found", product ? product : "",
-                 port ? " port " : "", port ? port : "");
-        dmp_http_reply_problem(resp, 404, "DMP_NOTFOUND", msg, NULL, NULL);
+        dmp_http_reply_hidden(req, resp, product, port, action);
     } else {
         dmp_http_reply_error(resp, &err);
     }

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "dmp/auth.h"
 #include "dmp/cesql.h"
 #include "dmp/streams.h"
 #include "http/http_int.h"
@@ -57,18 +58,141 @@ static int no_service(const dmp_http_req_t *req, dmp_http_resp_t *resp)
     return 1;
 }
 
-/* Resolves the request's product and port; replies and returns NULL when it cannot.
- * The single place where a request meets a port: an access check goes here. */
-static dmp_stream_port_t *resolve_port(dmp_http_req_t *req, dmp_http_resp_t *resp)
+/* ---- access: who may do what on a port, and what they see of its events */
+
+static const char *jstr(const json_t *o, const char *k)
 {
+    return json_string_value(json_object_get(o, k));
+}
+
+/* The ACL of a port from its metadata ({"environment","domain","product","port","owner",
+ * "allow","visibility"}): the product's stored descriptor (the newest version; a PUT
+ * updates it in place) when there is one, otherwise the port's own metadata. */
+static int port_acl(const dmp_services_t *svc, const json_t *meta, dmp_acl_t *acl)
+{
+    const char *domain = jstr(meta, "domain"), *name = jstr(meta, "product");
+    const char *port = jstr(meta, "port");
+    json_t *got = NULL;
+    int rc = DMP_NOTFOUND;
+    if (svc->prov != NULL && domain != NULL && name != NULL &&
+        dmp_provision_get(svc->prov, jstr(meta, "environment"), domain, name, NULL, &got, NULL) ==
+            DMP_OK) {
+        json_t *doc = json_object_get(got, "descriptor");
+        if (json_is_object(doc))
+            rc = dmp_acl_from_json(doc, port, acl, NULL);
+    }
+    json_decref(got);
+    if (rc == DMP_OK)
+        return rc;
+    json_t *pt = json_object();
+    static const char *const keep[] = {"name", "owner", "allow", "visibility", "tags"};
+    json_object_set_new(pt, "name", json_string(port ? port : ""));
+    for (size_t i = 1; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if (json_object_get(meta, keep[i]) != NULL && !json_is_null(json_object_get(meta, keep[i])))
+            json_object_set(pt, keep[i], json_object_get(meta, keep[i]));
+    json_t *doc = json_pack("{s:s, s:[o]}", "domain", domain ? domain : "", "outputPorts", pt);
+    rc = dmp_acl_from_json(doc, port, acl, NULL);
+    json_decref(doc);
+    return rc;
+}
+
+/* One reader's view of one port: the ACL and schema it is judged and masked by. Owns
+ * everything it points to, so it may outlive the request (SSE, push workers). */
+typedef struct port_view {
+    dmp_acl_t acl;
+    json_t *schema;       /* NULL: no schema (nothing is classified) */
+    dmp_principal_t *who; /* NULL: anonymous */
+    dmp_mask_policy_t pol;
+    int masked;           /* 1 when who must see classified values masked */
+} port_view_t;
+
+static void view_free(void *ud)
+{
+    port_view_t *v = ud;
+    if (v == NULL)
+        return;
+    dmp_acl_fini(&v->acl);
+    json_decref(v->schema);
+    dmp_principal_free(v->who);
+    dmp_free(v);
+}
+
+/* Builds who's view of p; NULL when the ACL cannot be worked out. */
+static port_view_t *view_new(const dmp_services_t *svc, const dmp_principal_t *who,
+                             dmp_stream_port_t *p)
+{
+    json_t *meta = dmp_streams_port_meta(p);
+    port_view_t *v = dmp_calloc(1, sizeof(*v));
+    if (port_acl(svc, meta, &v->acl) != DMP_OK) {
+        json_decref(meta);
+        dmp_free(v);
+        return NULL;
+    }
+    json_t *schema = json_object_get(meta, "schema");
+    if (json_is_object(schema) || json_is_boolean(schema))
+        v->schema = json_incref(schema);
+    json_decref(meta);
+    v->who = who ? dmp_principal_dup(who) : NULL;
+    static const dmp_mask_policy_t redact = {DMP_MASK_REDACT, NULL, 0};
+    v->pol = svc->mask ? *svc->mask : redact;
+    v->masked = v->schema != NULL && dmp_mask_schema_has_pii(v->schema) &&
+                !dmp_mask_may_see_pii(v->who, &v->acl);
+    return v;
+}
+
+/* dmp_streams_mask_fn: the event data as the view's reader may see it. */
+static json_t *view_mask(void *ud, const json_t *data)
+{
+    port_view_t *v = ud;
+    if (!v->masked)
+        return NULL;
+    json_t *out = NULL;
+    if (dmp_mask_json(v->schema, data, v->who, &v->acl, &v->pol, &out, NULL) != DMP_OK)
+        return json_string(DMP_MASK_REDACTED); /* cannot walk it: hide all of it */
+    return out;
+}
+
+/* Resolves the request's product and port and authorizes 'action' on it; replies and
+ * returns NULL when it cannot. A port the caller may not read answers exactly as a port
+ * that does not exist. On success *view (when asked for) is the caller's view. */
+static dmp_stream_port_t *resolve_port(dmp_http_req_t *req, dmp_http_resp_t *resp,
+                                       dmp_action_t action, port_view_t **view)
+{
+    if (view != NULL)
+        *view = NULL;
     if (no_service(req, resp))
         return NULL;
+    const char *domain = dmp_http_param(req, "domain"), *name = dmp_http_param(req, "name");
+    const char *port = dmp_http_param(req, "port");
+    char *product = dmp_asprintf("%s/%s", domain, name);
     dmp_error_t err = {0};
     dmp_stream_port_t *p = NULL;
-    if (dmp_streams_port_find(req->svc->streams, dmp_http_query(req, "environment"),
-                              dmp_http_param(req, "domain"), dmp_http_param(req, "name"),
-                              dmp_http_param(req, "port"), &p, &err) != DMP_OK) {
+    int rc = dmp_streams_port_find(req->svc->streams, dmp_http_query(req, "environment"), domain,
+                                   name, port, &p, &err);
+    if (rc == DMP_NOTFOUND || rc == DMP_INVALID) {
+        dmp_http_reply_hidden(req, resp, product, port, action);
+        dmp_free(product);
+        return NULL;
+    }
+    if (rc != DMP_OK) {
         reply_err(resp, &err, NULL);
+        dmp_free(product);
+        return NULL;
+    }
+    port_view_t *v = view_new(req->svc, req->principal, p);
+    if (v == NULL) {
+        dmp_http_reply_hidden(req, resp, product, port, action);
+        rc = -1;
+    } else {
+        rc = dmp_http_authorize(req, resp, &v->acl, product, port, action);
+    }
+    dmp_free(product);
+    if (rc != 0 || view == NULL)
+        view_free(v);
+    else
+        *view = v;
+    if (rc != 0) {
+        dmp_streams_port_release(p);
         return NULL;
     }
     return p;
@@ -130,7 +254,7 @@ static int collect_header(void *ud, const char *name, const char *value)
 
 static void h_post_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    dmp_stream_port_t *p = resolve_port(req, resp);
+    dmp_stream_port_t *p = resolve_port(req, resp, DMP_ACT_PUBLISH, NULL);
     if (p == NULL)
         return;
     hdrs_t h = {0};
@@ -218,10 +342,15 @@ static int accepts(const dmp_http_req_t *req, const char *type)
 
 static void h_get_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    dmp_stream_port_t *p = resolve_port(req, resp);
+    port_view_t *view = NULL;
+    dmp_stream_port_t *p = resolve_port(req, resp, DMP_ACT_READ, &view);
     if (p == NULL)
         return;
     dmp_stream_query_t q = {0};
+    if (view->masked) {
+        q.mask = view_mask;
+        q.mask_ud = view;
+    }
     dmp_cesql_t *filter = NULL;
     uint64_t wait_ms = 0;
     const char *w = dmp_http_query(req, "wait_ms");
@@ -264,12 +393,18 @@ static void h_get_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
                    (unsigned long long)next, count);
 out:
     dmp_cesql_free(filter);
+    view_free(view);
     dmp_streams_port_release(p);
 }
 
 /* ---- GET .../subscribe (Server-Sent Events) */
 
+#define SSE_ACCESS_CHECK_MS 1000
+
 typedef struct sse {
+    const dmp_services_t *svc;
+    port_view_t *view; /* the subscriber's view; rebuilt (and re-judged) every second */
+    int64_t checked_ms;
     dmp_streams_t *st;
     dmp_stream_port_t *p;
     char *env, *domain, *name, *port;
@@ -284,6 +419,7 @@ typedef struct sse {
 static void sse_free(void *ud)
 {
     sse_t *s = ud;
+    view_free(s->view);
     dmp_streams_port_release(s->p);
     dmp_cesql_free(s->filter);
     dmp_buf_free(&s->pending);
@@ -337,9 +473,26 @@ static long sse_next(void *ud, char *buf, size_t max)
                 return -1;
             dmp_streams_port_release(s->p);
             s->p = np;
+            s->checked_ms = 0;
+        }
+        /* Access is judged again against the port's current ACL about once a second: a
+         * PUT that withdraws it ends the stream (docs/security.md). */
+        if (dmp_now_ms() - s->checked_ms >= SSE_ACCESS_CHECK_MS) {
+            port_view_t *nv = view_new(s->svc, s->view->who, s->p);
+            if (nv == NULL || dmp_authz_check(nv->who, &nv->acl, DMP_ACT_READ, NULL) != DMP_OK) {
+                view_free(nv);
+                return -1;
+            }
+            view_free(s->view);
+            s->view = nv;
+            s->checked_ms = dmp_now_ms();
         }
         dmp_stream_query_t q = {.from = s->next, .limit = 256, .filter = s->filter,
                                 .format = DMP_STREAM_FMT_SSE};
+        if (s->view->masked) {
+            q.mask = view_mask;
+            q.mask_ud = s->view;
+        }
         uint64_t next = s->next;
         size_t count = 0;
         dmp_error_t err = {0};
@@ -363,12 +516,14 @@ static long sse_next(void *ud, char *buf, size_t max)
 
 static void h_subscribe(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    dmp_stream_port_t *p = resolve_port(req, resp);
+    port_view_t *view = NULL;
+    dmp_stream_port_t *p = resolve_port(req, resp, DMP_ACT_READ, &view);
     if (p == NULL)
         return;
     dmp_stream_query_t q = {0};
     dmp_cesql_t *filter = NULL;
     if (read_query(req, resp, &q, &filter) != 0) {
+        view_free(view);
         dmp_streams_port_release(p);
         return;
     }
@@ -381,6 +536,9 @@ static void h_subscribe(dmp_http_req_t *req, dmp_http_resp_t *resp)
     else if (v != NULL)
         from = q.from ? q.from : 1;
     sse_t *s = dmp_calloc(1, sizeof(*s));
+    s->svc = req->svc;
+    s->view = view;
+    s->checked_ms = dmp_now_ms();
     s->st = req->svc->streams;
     s->p = p;
     s->env = dmp_strdup(dmp_http_query(req, "environment"));
@@ -402,9 +560,52 @@ static void h_subscribe(dmp_http_req_t *req, dmp_http_resp_t *resp)
 
 /* ---- GET .../rejected, .../stream, /v1/streams */
 
+/* Masks the rejected events of a rejected-events page for the view's reader. A
+ * rejected event need not match the schema; what the schema classifies is masked where
+ * it is found, and an event that is not a JSON object is hidden whole. */
+static void mask_rejected(port_view_t *v, json_t *page)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(page, "rejected"), i, r)
+    {
+        if (json_object_get(r, "raw") != NULL)
+            json_object_set_new(r, "raw", json_string(DMP_MASK_REDACTED));
+        /* the error message may quote the offending (classified) value */
+        json_t *e = json_object_get(r, "error");
+        if (json_is_object(e)) {
+            json_t *keep = json_object();
+            static const char *const safe[] = {"code", "field", "path", "pointer", "location"};
+            for (size_t k = 0; k < sizeof(safe) / sizeof(safe[0]); k++)
+                if (json_object_get(e, safe[k]) != NULL)
+                    json_object_set(keep, safe[k], json_object_get(e, safe[k]));
+            json_object_set_new(keep, "message",
+                                json_string("hidden: it may quote a classified value"));
+            json_object_set_new(r, "error", keep);
+        }
+        json_t *ev = json_object_get(r, "event");
+        if (ev == NULL)
+            continue;
+        json_t *data = json_is_object(ev) ? json_object_get(ev, "data") : NULL;
+        if (json_is_object(ev) && json_object_get(ev, "specversion") != NULL) {
+            if (data != NULL) {
+                json_t *m = view_mask(v, data);
+                if (m != NULL)
+                    json_object_set_new(ev, "data", m);
+            }
+            json_object_del(ev, "data_base64");
+        } else {
+            json_t *m = json_is_object(ev) ? view_mask(v, ev) : json_string(DMP_MASK_REDACTED);
+            if (m != NULL)
+                json_object_set_new(r, "event", m);
+        }
+    }
+}
+
 static void h_rejected(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    dmp_stream_port_t *p = resolve_port(req, resp);
+    port_view_t *view = NULL;
+    dmp_stream_port_t *p = resolve_port(req, resp, DMP_ACT_READ, &view);
     if (p == NULL)
         return;
     uint64_t from = 1, limit = 100;
@@ -417,17 +618,22 @@ static void h_rejected(dmp_http_req_t *req, dmp_http_resp_t *resp)
     } else {
         json_t *out = NULL;
         dmp_error_t err = {0};
-        if (dmp_streams_rejected(req->svc->streams, p, from, (size_t)limit, &out, &err) != DMP_OK)
+        if (dmp_streams_rejected(req->svc->streams, p, from, (size_t)limit, &out, &err) !=
+            DMP_OK) {
             reply_err(resp, &err, NULL);
-        else
+        } else {
+            if (view->masked)
+                mask_rejected(view, out);
             dmp_http_reply_json(resp, 200, out);
+        }
     }
+    view_free(view);
     dmp_streams_port_release(p);
 }
 
 static void h_port(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    dmp_stream_port_t *p = resolve_port(req, resp);
+    dmp_stream_port_t *p = resolve_port(req, resp, DMP_ACT_READ, NULL);
     if (p == NULL)
         return;
     dmp_http_reply_json(resp, 200, dmp_streams_port_describe(p));
@@ -438,7 +644,20 @@ static void h_streams(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (no_service(req, resp))
         return;
-    dmp_http_reply_json(resp, 200, dmp_streams_ports(req->svc->streams));
+    /* only the ports the caller may read */
+    json_t *all = dmp_streams_ports(req->svc->streams), *out = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(all, i, d)
+    {
+        dmp_acl_t acl = {0};
+        if (port_acl(req->svc, d, &acl) == DMP_OK &&
+            dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK)
+            json_array_append(out, d);
+        dmp_acl_fini(&acl);
+    }
+    json_decref(all);
+    dmp_http_reply_json(resp, 200, out);
 }
 
 /* ---- /v1/subscriptions */
@@ -456,6 +675,40 @@ static json_t *json_body(dmp_http_req_t *req, dmp_http_resp_t *resp)
     return v;
 }
 
+/* A subscription belongs to its creator (its "owner" member, the creator's principal);
+ * only the creator and admins see or change it. Others get the answer for an unknown id. */
+static int sub_mine(const dmp_http_req_t *req, const json_t *sub)
+{
+    const dmp_principal_t *me = req->principal;
+    if (me == NULL)
+        return 0;
+    if (me->admin)
+        return 1;
+    const char *owner = jstr(json_object_get(sub, "owner"), "name");
+    return owner != NULL && dmp_str_eq(owner, me->name);
+}
+
+static void reply_no_sub(dmp_http_resp_t *resp, const char *id)
+{
+    dmp_error_t err = {0};
+    DMP_ERR(&err, DMP_NOTFOUND, "no subscription '%.100s'", id ? id : "");
+    reply_err(resp, &err, NULL);
+}
+
+/* The subscription 'id' when the caller may see it (new reference), else replies 404. */
+static json_t *sub_load(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    const char *id = dmp_http_param(req, "id");
+    json_t *out = NULL;
+    if (dmp_streams_sub_get(req->svc->streams, id, &out, NULL) != DMP_OK ||
+        !sub_mine(req, out)) {
+        json_decref(out);
+        reply_no_sub(resp, id);
+        return NULL;
+    }
+    return out;
+}
+
 static void h_sub_create(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (no_service(req, resp))
@@ -465,6 +718,41 @@ static void h_sub_create(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     json_t *out = NULL;
     dmp_error_t err = {0};
+    /* The creator must be allowed to read the port; hidden ports look absent. */
+    const char *product = jstr(body, "product"), *port = jstr(body, "port");
+    const char *slash = product ? strchr(product, '/') : NULL;
+    if (json_is_object(body) && slash != NULL && port != NULL) {
+        char *domain = dmp_strndup(product, (size_t)(slash - product));
+        dmp_stream_port_t *p = NULL;
+        int rc = dmp_streams_port_find(req->svc->streams, jstr(body, "environment"), domain,
+                                       slash + 1, port, &p, &err);
+        dmp_free(domain);
+        if (rc == DMP_NOTFOUND || rc == DMP_INVALID) {
+            dmp_http_reply_hidden(req, resp, product, port, DMP_ACT_READ);
+            json_decref(body);
+            return;
+        }
+        if (rc == DMP_OK) {
+            port_view_t *v = view_new(req->svc, req->principal, p);
+            int denied = v == NULL ? (dmp_http_reply_hidden(req, resp, product, port,
+                                                            DMP_ACT_READ),
+                                      1)
+                                   : dmp_http_authorize(req, resp, &v->acl, product, port,
+                                                        DMP_ACT_READ) != 0;
+            view_free(v);
+            dmp_streams_port_release(p);
+            if (denied) {
+                json_decref(body);
+                return;
+            }
+        }
+        memset(&err, 0, sizeof(err));
+    }
+    if (json_is_object(body)) {
+        json_object_del(body, "owner");
+        if (req->principal != NULL)
+            json_object_set_new(body, "owner", dmp_principal_to_json(req->principal));
+    }
     if (dmp_streams_sub_create(req->svc->streams, body, &out, &err) != DMP_OK) {
         reply_err(resp, &err, NULL);
     } else {
@@ -479,18 +767,20 @@ static void h_sub_list(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (no_service(req, resp))
         return;
-    dmp_http_reply_json(resp, 200, dmp_streams_sub_list(req->svc->streams));
+    json_t *all = dmp_streams_sub_list(req->svc->streams), *out = json_array();
+    size_t i;
+    json_t *sub;
+    json_array_foreach(all, i, sub) if (sub_mine(req, sub)) json_array_append(out, sub);
+    json_decref(all);
+    dmp_http_reply_json(resp, 200, out);
 }
 
 static void h_sub_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (no_service(req, resp))
         return;
-    json_t *out = NULL;
-    dmp_error_t err = {0};
-    if (dmp_streams_sub_get(req->svc->streams, dmp_http_param(req, "id"), &out, &err) != DMP_OK)
-        reply_err(resp, &err, NULL);
-    else
+    json_t *out = sub_load(req, resp);
+    if (out != NULL)
         dmp_http_reply_json(resp, 200, out);
 }
 
@@ -498,6 +788,10 @@ static void h_sub_update(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (no_service(req, resp))
         return;
+    json_t *cur = sub_load(req, resp);
+    if (cur == NULL)
+        return;
+    json_decref(cur);
     json_t *body = json_body(req, resp);
     if (body == NULL)
         return;
@@ -515,6 +809,10 @@ static void h_sub_delete(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (no_service(req, resp))
         return;
+    json_t *cur = sub_load(req, resp);
+    if (cur == NULL)
+        return;
+    json_decref(cur);
     dmp_error_t err = {0};
     if (dmp_streams_sub_delete(req->svc->streams, dmp_http_param(req, "id"), &err) != DMP_OK) {
         reply_err(resp, &err, NULL);
@@ -522,6 +820,66 @@ static void h_sub_delete(dmp_http_req_t *req, dmp_http_resp_t *resp)
     }
     resp->status = 204;
     resp->content_type = NULL;
+}
+
+/* ---- the access check of push subscriptions (dmp_streams_set_access) */
+
+/* The principal a subscription was created by, from its stored "owner" member. */
+static dmp_principal_t *principal_of(const json_t *who)
+{
+    const char *name = jstr(who, "name");
+    if (name == NULL)
+        return NULL;
+    json_t *gs = json_object_get(who, "groups");
+    size_t n = json_array_size(gs);
+    const char **groups = dmp_calloc(n + 1, sizeof(*groups));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (json_is_string(json_array_get(gs, i)))
+            groups[k++] = json_string_value(json_array_get(gs, i));
+    dmp_principal_t *p =
+        dmp_principal_new(name, groups, k, json_is_true(json_object_get(who, "admin")));
+    dmp_free(groups);
+    return p;
+}
+
+static int push_view(void *ud, const json_t *who, dmp_stream_port_t *p, dmp_streams_mask_fn *mask,
+                     void **mask_ud)
+{
+    const dmp_services_t *svc = ud;
+    *mask = NULL;
+    *mask_ud = NULL;
+    dmp_principal_t *owned = NULL;
+    const dmp_principal_t *pr = NULL;
+    if (!dmp_auth_enabled(svc->auth))
+        pr = dmp_auth_dev_principal(); /* dev mode: every caller is the admin */
+    else
+        pr = owned = principal_of(who);
+    port_view_t *v = view_new(svc, pr, p);
+    dmp_principal_free(owned);
+    int rc = v == NULL ? DMP_NOTFOUND : dmp_authz_check(v->who, &v->acl, DMP_ACT_READ, NULL);
+    if (rc != DMP_OK) {
+        view_free(v);
+        return rc;
+    }
+    if (v->masked)
+        *mask = view_mask;
+    *mask_ud = v;
+    return DMP_OK;
+}
+
+void dmp_http_events_install(const dmp_services_t *svc)
+{
+    if (svc->streams == NULL)
+        return;
+    dmp_streams_access_t a = {push_view, view_free, (void *)svc};
+    dmp_streams_set_access(svc->streams, &a);
+}
+
+void dmp_http_events_uninstall(const dmp_services_t *svc)
+{
+    if (svc->streams != NULL)
+        dmp_streams_set_access(svc->streams, NULL);
 }
 
 #define PORT_PATH "/v1/products/{domain}/{name}/ports/{port}"

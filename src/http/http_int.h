@@ -110,6 +110,14 @@ int dmp_http_authorize_product(dmp_http_req_t *req, dmp_http_resp_t *resp, const
  * *out is a new reference. */
 int dmp_http_mask(dmp_http_req_t *req, const json_t *schema, const struct dmp_acl *acl,
                   const json_t *data, json_t **out);
+/* Replies 404 exactly as dmp_http_authorize does for a product the caller may not see
+ * (so a missing product and a hidden one look the same), and audits it. */
+void dmp_http_reply_hidden(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *product,
+                           const char *port, int action);
+/* h_events.c: installs/removes the access check of push subscriptions (streams.h) for
+ * svc->streams; called by server.c at start and stop. */
+void dmp_http_events_install(const dmp_services_t *svc);
+void dmp_http_events_uninstall(const dmp_services_t *svc);
 /* Called by server.c after the handler: writes the audit record, if any. */
 void dmp_http_audit_finish(dmp_http_req_t *req, int status);
 

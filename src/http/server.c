@@ -530,6 +530,7 @@ int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_h
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
+    dmp_http_events_install(&srv->svc); /* access checks of push subscriptions */
     *out = srv;
     return DMP_OK;
 }
@@ -549,5 +550,6 @@ void dmp_http_stop(dmp_http_server_t *srv)
     if (srv == NULL)
         return;
     MHD_stop_daemon(srv->d);
+    dmp_http_events_uninstall(&srv->svc);
     dmp_free(srv);
 }

@@ -58,9 +58,23 @@ static int filter_pass(const dmp_cesql_t *f, const dmp_channel_rec_t *rec)
     return ok;
 }
 
+static int on_rec_view(rd_t *r, const dmp_channel_rec_t *rec);
+
+/* Masks the record for its reader first, so filters and output see the same event. */
 static int on_rec(void *ud, const dmp_channel_rec_t *rec)
 {
     rd_t *r = ud;
+    dmp_channel_rec_t tmp;
+    char *owned = NULL;
+    if (dmp_streams_mask_record(r->q->mask, r->q->mask_ud, rec, &tmp, &owned))
+        rec = &tmp;
+    int stop = on_rec_view(r, rec);
+    dmp_free(owned);
+    return stop;
+}
+
+static int on_rec_view(rd_t *r, const dmp_channel_rec_t *rec)
+{
     const dmp_stream_query_t *q = r->q;
     r->last = rec->offset;
     r->scanned++;

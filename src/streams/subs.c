@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "streams/streams_access.h"
 #include "streams/streams_int.h"
 
 struct stream_sub {
@@ -124,7 +125,10 @@ typedef struct collect {
     stream_sub_t *s;
     batch_rec_t *recs;
     size_t n;
+    streams_view_t view; /* the creator's view of the data (masking) */
 } collect_t;
+
+static int on_collect_view(collect_t *c, const dmp_channel_rec_t *rec);
 
 /* Binary content mode: the attributes (with dmpoffset and dmptime) as ce-* headers and
  * the data as the body. */
@@ -142,6 +146,17 @@ static void render_binary(batch_rec_t *b, dmp_cloudevent_t *ev, const dmp_channe
 static int on_collect(void *ud, const dmp_channel_rec_t *rec)
 {
     collect_t *c = ud;
+    dmp_channel_rec_t tmp;
+    char *owned = NULL;
+    if (dmp_streams_mask_record(c->view.mask, c->view.ud, rec, &tmp, &owned))
+        rec = &tmp;
+    int stop = on_collect_view(c, rec);
+    dmp_free(owned);
+    return stop;
+}
+
+static int on_collect_view(collect_t *c, const dmp_channel_rec_t *rec)
+{
     batch_rec_t *b = &c->recs[c->n++];
     memset(b, 0, sizeof(*b));
     b->offset = rec->offset;
@@ -193,6 +208,7 @@ static struct curl_slist *push_headers(const stream_sub_t *s, const batch_rec_t 
 }
 
 #define PUSH_BATCH 64
+#define ACCESS_CHECK_MS 1000
 
 static void *sub_worker(void *arg)
 {
@@ -200,6 +216,8 @@ static void *sub_worker(void *arg)
     dmp_streams_t *st = s->st;
     CURL *c = curl_easy_init();
     batch_rec_t recs[PUSH_BATCH];
+    streams_view_t view = {0};
+    int64_t checked_ms = 0;
     while (!stopping(s)) {
         dmp_stream_port_t *p = NULL;
         dmp_error_t e = {0};
@@ -208,10 +226,29 @@ static void *sub_worker(void *arg)
             sub_sleep(s, backoff_ms(s));
             continue;
         }
+        /* The creator must still be allowed to read the port: checked again at least once
+         * a second, so a changed ACL stops pushes (docs/security.md). */
+        if (checked_ms == 0 || dmp_now_ms() - checked_ms >= ACCESS_CHECK_MS) {
+            streams_view_fini(&view);
+            pthread_mutex_lock(&s->mu);
+            json_t *who = json_incref(json_object_get(s->def, "owner"));
+            pthread_mutex_unlock(&s->mu);
+            int arc = streams_access_view(st, who, p, &view);
+            json_decref(who);
+            if (arc != DMP_OK) {
+                checked_ms = 0;
+                set_error(s, "the subscription's creator may no longer read %s/%s port %s",
+                          s->domain, s->name, s->port);
+                dmp_streams_port_release(p);
+                sub_sleep(s, ACCESS_CHECK_MS);
+                continue;
+            }
+            checked_ms = dmp_now_ms();
+        }
         pthread_mutex_lock(&s->mu);
         uint64_t off = s->offset;
         pthread_mutex_unlock(&s->mu);
-        collect_t col = {.s = s, .recs = recs};
+        collect_t col = {.s = s, .recs = recs, .view = view};
         uint64_t next = off;
         if (dmp_channel_read(p->ch, off, PUSH_BATCH, 4u * 1024 * 1024, on_collect, &col, &next,
                              &e) != DMP_OK) {
@@ -227,7 +264,7 @@ static void *sub_worker(void *arg)
                 pthread_mutex_unlock(&s->mu);
                 save_offset(s, next);
             }
-            dmp_streams_wait(p, next - 1, 500);
+            dmp_streams_wait(p, next - 1, ACCESS_CHECK_MS / 2);
             dmp_streams_port_release(p);
             continue;
         }
@@ -287,6 +324,7 @@ static void *sub_worker(void *arg)
         if (failed)
             sub_sleep(s, backoff_ms(s));
     }
+    streams_view_fini(&view);
     curl_easy_cleanup(c);
     return NULL;
 }
