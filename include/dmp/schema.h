@@ -149,7 +149,8 @@ enum {
  * Returns DMP_OK when valid; DMP_SCHEMA when invalid (err: where = instance pointer,
  * msg = the first error's sentence; the full list via dmp_schema_ctx_error); DMP_PARSE or
  * DMP_LIMIT when the bytes are not acceptable JSON; DMP_LIMIT also when a regex hits its
- * match limit (the document is then treated as invalid). */
+ * match limit, references loop without consuming the instance, or the evaluation step budget
+ * runs out (the document is then treated as invalid). */
 DMP_EXPORT int dmp_schema_validate(const dmp_schema_t *s, dmp_schema_ctx_t *ctx, const char *json,
                                    size_t len, int flags, dmp_error_t *err);
 /* Validates an already-parsed value (e.g. an event body parsed once by the ingest path). */
