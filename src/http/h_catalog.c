@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dmp/auth.h"
 #include "dmp/catalog.h"
+#include "dmp/streams.h"
 #include "http/http_int.h"
+
+#define SAMPLE_EVENTS 3 /* newest events shown per stream port */
 
 /* The principal making the request. Authentication arrives with the governance issue;
  * until then every caller is anonymous. */
@@ -153,6 +157,73 @@ static void add_consume(json_t *e, const char *base)
     dmp_free(oa);
 }
 
+/* Adds "samples" to each provisioned stream port: its newest events, each one's data
+ * masked as this caller must see it (fail closed: an event that cannot be masked is
+ * left out). */
+static void add_samples(dmp_http_req_t *req, json_t *e)
+{
+    dmp_streams_t *streams = req->svc->streams;
+    if (streams == NULL)
+        return;
+    const char *domain = json_string_value(json_object_get(e, "domain"));
+    const char *name = json_string_value(json_object_get(e, "name"));
+    const char *env = json_string_value(json_object_get(e, "environment"));
+    json_t *ports = json_object_get(e, "ports");
+    /* The ACL comes from the entry in descriptor shape (auth.h reads outputPorts). */
+    json_t *acl_doc = json_pack("{s:O?,s:O?,s:O?,s:O}", "domain", json_object_get(e, "domain"),
+                                "owner", json_object_get(e, "owner"), "tags",
+                                json_object_get(e, "tags"), "outputPorts", ports);
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        const char *pn = json_string_value(json_object_get(p, "name"));
+        if (!dmp_str_eq(json_string_value(json_object_get(p, "type")), "stream") || pn == NULL)
+            continue;
+        dmp_stream_port_t *sp = NULL;
+        if (dmp_streams_port_find(streams, env, domain, name, pn, &sp, NULL) != DMP_OK)
+            continue;
+        uint64_t next = dmp_streams_next_offset(sp);
+        dmp_stream_query_t q = {0};
+        q.from = next > SAMPLE_EVENTS ? next - SAMPLE_EVENTS : 1;
+        q.limit = SAMPLE_EVENTS;
+        q.format = DMP_STREAM_FMT_ARRAY;
+        dmp_buf_t buf = DMP_BUF_INIT;
+        uint64_t after = 0;
+        size_t count = 0;
+        dmp_acl_t acl;
+        if (dmp_streams_read(streams, sp, &q, &buf, &after, &count, NULL) == DMP_OK &&
+            dmp_acl_from_json(acl_doc, pn, &acl, NULL) == DMP_OK) {
+            json_t *events = json_loadb(buf.data ? buf.data : "", buf.len, 0, NULL);
+            json_t *samples = json_array();
+            size_t j;
+            json_t *ev;
+            json_array_foreach(events, j, ev)
+            {
+                json_t *data = json_object_get(ev, "data");
+                json_t *masked = NULL;
+                if (data == NULL) {
+                    json_array_append(samples, ev);
+                } else if (dmp_http_mask(req, json_object_get(p, "schema"), &acl, data,
+                                         &masked) == DMP_OK &&
+                           masked != NULL) {
+                    json_t *copy = json_copy(ev);
+                    json_object_set_new(copy, "data", masked);
+                    json_array_append_new(samples, copy);
+                } else {
+                    json_decref(masked);
+                }
+            }
+            json_object_set_new(p, "samples", samples);
+            json_decref(events);
+            dmp_acl_fini(&acl);
+        }
+        dmp_buf_free(&buf);
+        dmp_streams_port_release(sp);
+    }
+    json_decref(acl_doc);
+}
+
 static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (!need_catalog(req, resp))
@@ -168,6 +239,7 @@ static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
     char *base = base_url(req);
     add_consume(out, base);
     dmp_free(base);
+    add_samples(req, out);
     dmp_http_reply_json(resp, 200, out);
 }
 

@@ -192,6 +192,26 @@ def test_apply_refuses_unknown_or_unreadable_inputs():
     contains(body["detail"], "private", "says why")
 
 
+def test_sample_events_on_product_entry():
+    s = server()
+    doc = ("name: live\ndomain: shop\nversion: 1.0.0\nowner: team-shop\noutputPorts:\n"
+           "  - name: clicks\n    type: stream\n    visibility: public\n    schema:\n"
+           "      type: object\n      properties:\n        page: {type: string}\n")
+    st, body = s.req("POST", "/v1/dataproduct", doc, "application/yaml")
+    eq(st, 202, "apply: %s" % body)
+    s.wait_state("default", "shop", "live", "1.0.0", "CREATED")
+    for i in range(5):
+        st, body = s.req("POST", "/v1/products/shop/live/ports/clicks/events", {"page": "p%d" % i})
+        eq(st, 201, "publish: %s" % body)
+    st, e = s.req("GET", "/v1/catalog/products/shop/live")
+    eq(st, 200, "entry")
+    port = e["ports"][0]
+    eq([x["data"]["page"] for x in port["samples"]], ["p2", "p3", "p4"], "newest events")
+    contains(port["consume"]["cli"], "dmp tail shop/live clicks", "dmp tail snippet")
+    st, body = s.req("GET", port["consume"]["read"].replace(s.url, "") + "?from=1&limit=2")
+    eq(st, 200, "the advertised read URL works: %s" % body)
+
+
 def test_lineage_cycles_depth_and_dot():
     s = server()
     for name, up in (("a", "cyc/c"), ("b", "cyc/a"), ("c", "urn:dmp:cyc:b:1")):

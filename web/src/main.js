@@ -179,6 +179,10 @@ function portSection(p) {
     schemaTable(p),
     p.slo ? h('div', null, h('h4', null, 'Service levels'), dl(p.slo)) : null,
     p.retention ? h('div', null, h('h4', null, 'Retention'), dl(p.retention)) : null,
+    p.samples && p.samples.length
+      ? h('div', null, h('h4', null, 'Sample events'),
+        h('pre', { class: 'code', tabindex: 0, 'aria-label': `Newest events of port ${p.name}` }, p.samples.map((ev) => JSON.stringify(ev.data)).join('\n')))
+      : null,
     h('h4', null, 'How to consume'),
     c.curl ? h('div', { class: 'snippet' }, h('pre', { class: 'code' }, h('code', null, c.curl)), copyButton(c.curl, 'curl command')) : null,
     c.cli ? h('div', { class: 'snippet' }, h('pre', { class: 'code' }, h('code', null, c.cli)), copyButton(c.cli, 'dmp command')) : null,
