@@ -137,6 +137,13 @@ DMP_EXPORT int dmp_provision_resource_state(dmp_provision_t *pr, const dmp_produ
 DMP_EXPORT int dmp_provision_report(dmp_provision_t *pr, const dmp_product_key_t *key,
                                     const char *resource, dmp_state_t state, const char *reason,
                                     dmp_error_t *err);
+/* The same, checked: 'secret' must equal the "callbackToken" sent with the resource's
+ * latest request (DMP_UNAUTHENTICATED otherwise; neither value appears in the message).
+ * secret NULL skips the check (in-process callers, dev mode). */
+DMP_EXPORT int dmp_provision_report_secret(dmp_provision_t *pr, const dmp_product_key_t *key,
+                                           const char *resource, dmp_state_t state,
+                                           const char *reason, const char *secret,
+                                           dmp_error_t *err);
 /* Sets a product's state directly (PUT|POST /v1/state/dataproduct). */
 DMP_EXPORT int dmp_provision_set_state(dmp_provision_t *pr, const dmp_product_key_t *key,
                                        dmp_state_t state, dmp_error_t *err);

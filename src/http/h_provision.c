@@ -373,12 +373,45 @@ static int require_fields(dmp_http_resp_t *resp, json_t *o, const char *const *n
     return 0;
 }
 
-/* POST /v1/state/dataproduct/resource: a provisioner reports a resource's outcome. */
+/* The report's credential: the request's "callbackToken", from the body or as
+ * "Authorization: Bearer dmpcb_...". Without one (dev mode aside) only an admin's bearer
+ * token will do. Returns 0 to go on (*secret NULL: unchecked), -1 when it replied. */
+static int report_credential(dmp_http_req_t *req, dmp_http_resp_t *resp, json_t *o,
+                             const char **secret)
+{
+    const char *authz = dmp_http_header(req, "Authorization");
+    *secret = json_string_value(json_object_get(o, "callbackToken"));
+    if (*secret == NULL && authz != NULL && !strncasecmp(authz, "Bearer dmpcb_", 13))
+        *secret = authz + 7;
+    if (*secret != NULL || !dmp_auth_enabled(req->svc->auth))
+        return 0;
+    dmp_principal_t *owned = NULL;
+    if (dmp_http_authenticate(req, authz, resp, &owned) != 0)
+        return -1;
+    int admin = owned != NULL && owned->admin;
+    req->principal = NULL;
+    dmp_principal_free(owned);
+    if (admin)
+        return 0;
+    dmp_http_reply_problem(resp, 403, "DMP_DENIED",
+                           "a resource report must carry the callbackToken of its request (or "
+                           "come from an admin)",
+                           "callbackToken", NULL);
+    return -1;
+}
+
+/* POST /v1/state/dataproduct/resource: a provisioner reports a resource's outcome. It is
+ * served without bearer authentication: the per-request callback token authenticates it. */
 static void h_report(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     json_t *o = json_body(req, resp);
     if (o == NULL)
         return;
+    const char *secret = NULL;
+    if (report_credential(req, resp, o, &secret) != 0) {
+        json_decref(o);
+        return;
+    }
     static const char *const need[] = {"environment", "domain", "dataProduct", "version",
                                        "name", "state", NULL};
     dmp_state_t st;
@@ -394,8 +427,8 @@ static void h_report(dmp_http_req_t *req, dmp_http_resp_t *resp)
         } else {
             dmp_product_key_t k = {str_field(o, "environment"), str_field(o, "domain"),
                                    str_field(o, "dataProduct"), str_field(o, "version")};
-            if (dmp_provision_report(req->svc->prov, &k, str_field(o, "name"), st,
-                                     str_field(o, "reason"), &err) != DMP_OK)
+            if (dmp_provision_report_secret(req->svc->prov, &k, str_field(o, "name"), st,
+                                            str_field(o, "reason"), secret, &err) != DMP_OK)
                 dmp_http_reply_error(resp, &err);
             else
                 dmp_http_reply_json(resp, 200, json_pack("{s:s}", "status", "recorded"));
@@ -515,6 +548,13 @@ static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
         dmp_http_reply_json(resp, 200, out);
 }
 
+/* Served without bearer authentication (server.c's public_tables): h_report checks the
+ * per-request callback token itself. */
+const dmp_http_route_t dmp_http_routes_callbacks[] = {
+    {"POST", "/v1/state/dataproduct/resource", h_report},
+    {NULL, NULL, NULL},
+};
+
 const dmp_http_route_t dmp_http_routes_provision[] = {
     {"POST", "/v1/dataproduct", h_deploy},
     {"PUT", "/v1/dataproduct", h_update},
@@ -526,7 +566,6 @@ const dmp_http_route_t dmp_http_routes_provision[] = {
      h_resource_state},
     {"PUT", "/v1/state/dataproduct", h_set_state},
     {"POST", "/v1/state/dataproduct", h_set_state},
-    {"POST", "/v1/state/dataproduct/resource", h_report},
     {"GET", "/v1/provisioners", h_provisioners_get},
     {"PUT", "/v1/provisioners", h_provisioners_put},
     {"GET", "/v1/products", h_products_list},

@@ -58,6 +58,7 @@ const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_match
 
 /* Route tables contributed by each handler file. */
 extern const dmp_http_route_t dmp_http_routes_provision[];
+extern const dmp_http_route_t dmp_http_routes_callbacks[];
 extern const dmp_http_route_t dmp_http_routes_health[];
 extern const dmp_http_route_t dmp_http_routes_events[];
 extern const dmp_http_route_t dmp_http_routes_catalog[];

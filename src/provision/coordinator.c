@@ -16,7 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "dmp/auth.h"
 #include "provision/provision_int.h"
+
+static void prov_cb_token_new(char out[PROV_CB_TOKEN_LEN]);
 
 #define DEFAULT_HTTP_TIMEOUT_MS 10000
 #define DEFAULT_REPORT_TIMEOUT_MS 300000
@@ -339,7 +342,7 @@ static int job_finished(const prov_job_t *job)
 /* The wire request of the DESIGN 3A contract: the resource as declared (its fields also
  * at top level), the product key, the whole descriptor and the callback URL. */
 static json_t *wire_body(const prov_job_t *job, const dmp_resource_t *res, dmp_op_t op,
-                         const char *callback)
+                         const char *callback, const char *cb_token)
 {
     json_t *r =
         res->raw != NULL && json_is_object(res->raw) ? json_deep_copy(res->raw) : json_object();
@@ -361,6 +364,8 @@ static json_t *wire_body(const prov_job_t *job, const dmp_resource_t *res, dmp_o
     json_object_set_new(body, "resource", r);
     json_object_set(body, "descriptor", job->desc->doc != NULL ? job->desc->doc : json_null());
     json_object_set_new(body, "callback", callback != NULL ? json_string(callback) : json_null());
+    if (cb_token != NULL && cb_token[0])
+        json_object_set_new(body, "callbackToken", json_string(cb_token));
     return body;
 }
 
@@ -385,15 +390,23 @@ static void task_run(dmp_provision_t *pr, prov_job_t *job, size_t i)
     job->running++;
     dmp_op_t op = t->op;
     char *callback = dmp_strdup(pr->callback_url);
+    /* A fresh secret per request: only the provisioner that got it can report. */
+    char cb_token[PROV_CB_TOKEN_LEN];
+    prov_cb_token_new(cb_token);
+    memcpy(t->cb_token, cb_token, sizeof(cb_token));
     pthread_mutex_unlock(&pr->lock);
 
     dmp_state_t done = DMP_STATE_NONE;
     dmp_error_t err = {0};
-    json_t *body = wire_body(job, res, op, callback);
+    json_t *body = wire_body(job, res, op, callback, cb_token);
     dmp_prov_request_t req = {op, &job->key, job->desc, res, body, callback};
     int rc = ent->pv->ops->submit(ent->pv, &req, &done, &err);
     json_decref(body);
     dmp_free(callback);
+    if (rc != DMP_OK && strstr(err.msg, cb_token) != NULL) /* a provisioner quoted it back */
+        snprintf(err.msg, sizeof(err.msg), "provisioner failed (its reply is withheld: it "
+                                           "quoted the callback token)");
+    explicit_bzero(cb_token, sizeof(cb_token));
 
     pthread_mutex_lock(&pr->lock);
     job->running--;
@@ -992,8 +1005,36 @@ int dmp_provision_resource_state(dmp_provision_t *pr, const dmp_product_key_t *k
     return state_json(pr, key, resource, 0, out, err);
 }
 
+/* "dmpcb_" + 43 base64url characters: 256 bits from the key-grade generator. */
+static void prov_cb_token_new(char out[PROV_CB_TOKEN_LEN])
+{
+    char tok[DMP_TOKEN_NEW_LEN];
+    out[0] = '\0';
+    if (dmp_token_generate(tok, NULL) != DMP_OK)
+        return; /* no secret: every report is refused, the resource times out */
+    snprintf(out, PROV_CB_TOKEN_LEN, "dmpcb_%s", tok + strlen(DMP_TOKEN_PREFIX));
+    explicit_bzero(tok, sizeof(tok));
+}
+
+/* Constant-time comparison of two NUL-terminated secrets. */
+static int secret_eq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la && i < lb; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
 int dmp_provision_report(dmp_provision_t *pr, const dmp_product_key_t *key, const char *resource,
                          dmp_state_t state, const char *reason, dmp_error_t *err)
+{
+    return dmp_provision_report_secret(pr, key, resource, state, reason, NULL, err);
+}
+
+int dmp_provision_report_secret(dmp_provision_t *pr, const dmp_product_key_t *key,
+                                const char *resource, dmp_state_t state, const char *reason,
+                                const char *secret, dmp_error_t *err)
 {
     int rc;
     if ((rc = key_check(key, err)) != DMP_OK)
@@ -1025,6 +1066,14 @@ int dmp_provision_report(dmp_provision_t *pr, const dmp_product_key_t *key, cons
         goto out;
     }
     prov_task_t *t = &job->tasks[i];
+    if (secret != NULL && (t->cb_token[0] == '\0' || !secret_eq(secret, t->cb_token))) {
+        /* never echo either value */
+        rc = DMP_ERR(err, DMP_UNAUTHENTICATED,
+                     "the report for resource '%s' of product %s/%s version %s does not carry "
+                     "the callback token of its latest request",
+                     resource, key->domain, key->name, key->version);
+        goto out;
+    }
     /* A resource accepted before a restart may report before it is re-submitted. */
     int awaiting = t->status == TASK_RUNNING || t->status == TASK_AWAITING ||
                    (t->status == TASK_WAITING && t->was_accepted);

@@ -51,6 +51,8 @@ typedef enum {
     TASK_DONE,
 } prov_task_status_t;
 
+#define PROV_CB_TOKEN_LEN 72 /* "dmpcb_" + 43 base64url + NUL, with room */
+
 typedef struct prov_task {
     dmp_op_t op;
     prov_task_status_t status;
@@ -59,6 +61,9 @@ typedef struct prov_task {
     int64_t deadline_ms;
     int64_t updated_ms;
     int was_accepted; /* recovered: the provisioner had accepted it before the restart */
+    /* The secret sent with the latest request for this resource ("callbackToken"); a
+     * report must carry it back. Kept in memory only, never logged. "" = none yet. */
+    char cb_token[PROV_CB_TOKEN_LEN];
 } prov_task_t;
 
 typedef struct prov_job {

@@ -5,7 +5,8 @@
  * resource, specific.bucket and specific.directory present and safe, a callback URL);
  * the work then runs on a thread of its own and the outcome (CREATED, DELETED or
  * FAILED) is POSTed to the callback URL the request carried, so this program needs no
- * configuration to find the state service.
+ * configuration to find the state service. The report carries the request's callbackToken
+ * back as "Authorization: Bearer <token>" (docs/provisioning.md), never logged.
  *
  *   create (POST)  makes <root>/<bucket>/<directory>/ and writes the grants into
  *                  <root>/<bucket>/<directory>/.dmp-grants.json (owner read-write,
@@ -47,6 +48,7 @@ typedef struct work {
     char op[8]; /* "create", "update", "delete" */
     char *dir;  /* <root>/<bucket>/<directory> */
     char *callback;
+    char *cb_token; /* the request's callbackToken, echoed as a bearer token (NULL: none) */
     json_t *report; /* the report body without state/reason */
     json_t *grants;
 } work_t;
@@ -161,6 +163,13 @@ static void report(const work_t *w, const char *state, const char *reason)
         json_object_set_new(body, "reason", json_string(reason));
     char *text = json_dumps(body, JSON_COMPACT);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (w->cb_token != NULL) {
+        /* the secret the platform sent with the request proves the report is ours */
+        char *h = dmp_asprintf("Authorization: Bearer %s", w->cb_token);
+        hdrs = curl_slist_append(hdrs, h);
+        explicit_bzero(h, strlen(h));
+        dmp_free(h);
+    }
     for (int attempt = 0; attempt < 5; attempt++) {
         CURL *c = curl_easy_init();
         long status = 0;
@@ -198,6 +207,9 @@ static void *work_main(void *arg)
     dmp_free(why);
     dmp_free(w->dir);
     dmp_free(w->callback);
+    if (w->cb_token != NULL)
+        explicit_bzero(w->cb_token, strlen(w->cb_token));
+    dmp_free(w->cb_token);
     json_decref(w->report);
     json_decref(w->grants);
     dmp_free(w);
@@ -268,6 +280,12 @@ static enum MHD_Result handle_resource(struct MHD_Connection *mc, const char *op
         snprintf(w->op, sizeof(w->op), "%s", op);
         w->dir = dmp_asprintf("%s/%s/%s", root_dir, bucket, dir);
         w->callback = dmp_strdup(cb);
+        const char *tok = str_field(req, "callbackToken");
+        /* one header value of printable characters, never logged */
+        if (tok != NULL && strlen(tok) < 256 && strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+                                                            "nopqrstuvwxyz0123456789-_.~") ==
+                                                        strlen(tok))
+            w->cb_token = dmp_strdup(tok);
         w->report = json_object();
         static const char *const keys[] = {"environment", "domain", "dataProduct", "version"};
         for (size_t i = 0; i < 4; i++) {
@@ -302,6 +320,7 @@ static enum MHD_Result handle_resource(struct MHD_Connection *mc, const char *op
             json_decref(w->grants);
             dmp_free(w->dir);
             dmp_free(w->callback);
+            dmp_free(w->cb_token);
             dmp_free(w);
         } else {
             fprintf(stderr, "dmp-provisioner-files: accepted %s of %s/%s\n", op, bucket, dir);
