@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NAME_MAX_LEN 128
 #define DOMAIN_MAX_LEN 255
@@ -170,6 +171,31 @@ static void free_strv(dmp_strv_t *s)
     s->n = 0;
 }
 
+/* The candidate to suggest for an unknown word, or NULL: the nearest by edit distance
+ * when it is close (at most 2 edits, or a third of the word), else the first candidate
+ * the word is a prefix of ("desc" -> description). */
+static const char *suggest(const char *word, const char *const *cands, size_t n)
+{
+    size_t wl = strlen(word);
+    const char *best = NULL;
+    int best_d = 1000;
+    for (size_t i = 0; i < n; i++) {
+        if (cands[i] == NULL)
+            continue;
+        int d = dmp_str_distance(word, cands[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = cands[i];
+        }
+    }
+    if (best && (size_t)best_d < wl && (best_d <= 2 || (size_t)best_d * 3 <= wl))
+        return best;
+    for (size_t i = 0; wl >= 3 && i < n; i++)
+        if (cands[i] && strncasecmp(cands[i], word, wl) == 0)
+            return cands[i];
+    return NULL;
+}
+
 /* ---- field tables and unknown-field checks ---- */
 
 static const char *const top_fields[] = {
@@ -198,19 +224,9 @@ static void check_fields(ctx_t *c, const json_t *obj, const char *ptr, const cha
             known = !strcmp(k, fields[i]);
         if (known || !strncmp(k, "x-", 2))
             continue;
-        const char *best = NULL;
-        int best_d = 1000;
-        for (size_t i = 0; i < n; i++) {
-            int dist = dmp_str_distance(k, fields[i]);
-            if (dist < best_d) {
-                best_d = dist;
-                best = fields[i];
-            }
-        }
-        size_t kl = strlen(k);
-        int close = best && (best_d <= 2 || (size_t)best_d * 3 <= kl) && (size_t)best_d < kl;
+        const char *best = suggest(k, fields, n);
         char *fp = ptr_join(ptr, k);
-        if (close) {
+        if (best) {
             report(c, "unknown-field", fp, "unknown field '%.80s' (did you mean '%s'?)", k, best);
         } else {
             dmp_buf_t list = DMP_BUF_INIT;
@@ -707,18 +723,12 @@ static void check_references(ctx_t *c)
             } else if (r->name && !strcmp(dep, r->name)) {
                 report(c, "depends-on", ep, "a resource cannot depend on itself ('%.80s')", dep);
             } else if (find_resource(d, dep, d->n_resources) == NULL) {
-                const char *best = NULL;
-                int bd = 1000;
-                for (size_t k = 0; k < d->n_resources; k++) {
-                    if (d->resources[k].name == NULL)
-                        continue;
-                    int dist = dmp_str_distance(dep, d->resources[k].name);
-                    if (dist < bd) {
-                        bd = dist;
-                        best = d->resources[k].name;
-                    }
-                }
-                if (best && bd <= 2 && (size_t)bd < strlen(dep))
+                const char **names = dmp_calloc(d->n_resources + 1, sizeof(char *));
+                for (size_t k = 0; k < d->n_resources; k++)
+                    names[k] = d->resources[k].name;
+                const char *best = suggest(dep, names, d->n_resources);
+                dmp_free(names);
+                if (best)
                     report(c, "depends-on", ep,
                            "'%.80s' is not a resource of this product (did you mean '%s'?)", dep,
                            best);

@@ -233,6 +233,14 @@ static void test_unknown_field_did_you_mean(void **state)
     assert_diag_has(&diags, "unknown-field", "'zzzzzzzz'; known fields are name, type");
     assert_int_equal(dmp_diags_errors(&diags), 3);
     dmp_diags_free(&diags);
+    assert_int_equal(parse("name: p\ndomain: d\nversion: 1.0.0\ndesc: x\n"
+                           "workloads: [{name: w, type: t, depends: [x]}]\n",
+                           &d, &diags),
+                     DMP_INVALID);
+    assert_diag_has(&diags, "unknown-field", "'desc' (did you mean 'description'?)");
+    assert_diag_has(&diags, "unknown-field", "'depends' (did you mean 'dependsOn'?)");
+    assert_int_equal(dmp_diags_errors(&diags), 2);
+    dmp_diags_free(&diags);
 }
 
 static void test_extensions_and_specific_are_free(void **state)
