@@ -105,14 +105,64 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS edges_consumer ON edges(consumer);"
     "CREATE INDEX IF NOT EXISTS edges_producer ON edges(producer_ref);"
     "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(name, description, tags, owner, ports,"
-    " fields, field_docs, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');"
-    "INSERT INTO fts(fts, rank) VALUES('rank', 'bm25(10.0, 2.0, 5.0, 1.0, 3.0, 4.0, 1.0)');";
+    " fields, field_docs, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');";
+
+/* The default rank with the column weights: name, description, tags, owner, ports,
+ * fields, field_docs. Set at every open, so a catalog made by an older dmp follows. */
+static const char rank_sql[] =
+    "INSERT INTO fts(fts, rank) VALUES('rank', 'dmp_rank(10.0, 2.0, 5.0, 1.0, 3.0, 4.0, 1.0)')";
 
 typedef struct sqlite_be {
     dmp_catalog_be_t base;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
 } sqlite_be_t;
+
+/* The ranking function (FTS5 auxiliary function "dmp_rank", the table's default rank):
+ * every hit of a query phrase adds its column's weight, and repeated hits of one phrase
+ * in one column add less each time (w, w/2, w/3, then nothing). bm25 reads every
+ * matching row's column sizes from the docsize table; on broad prefix queries over
+ * 10,000 products that lookup was most of a search's time (docs/performance.md), and
+ * the column weights -- a name hit outranks a description hit -- carry the ordering
+ * users expect. Lower is better, as with bm25. */
+static void rank_fn(const Fts5ExtensionApi *x, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                    sqlite3_value **vals)
+{
+    enum { MAXP = 16, MAXC = 8 };
+    unsigned char hits[MAXP][MAXC];
+    memset(hits, 0, sizeof(hits));
+    int ninst = 0;
+    if (x->xInstCount(fts, &ninst) != SQLITE_OK) {
+        sqlite3_result_error(ctx, "dmp_rank: cannot read phrase instances", -1);
+        return;
+    }
+    double score = 0;
+    for (int i = 0; i < ninst; i++) {
+        int ip, ic, io;
+        if (x->xInst(fts, i, &ip, &ic, &io) != SQLITE_OK)
+            break;
+        if (ip < 0 || ip >= MAXP || ic < 0 || ic >= MAXC || hits[ip][ic] >= 3)
+            continue;
+        hits[ip][ic]++;
+        double w = ic < nval ? sqlite3_value_double(vals[ic]) : 1.0;
+        score += w / hits[ip][ic];
+    }
+    sqlite3_result_double(ctx, -score);
+}
+
+static int register_rank(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (api == NULL || api->iVersion < 2)
+        return -1;
+    return api->xCreateFunction(api, "dmp_rank", NULL, rank_fn, NULL) == SQLITE_OK ? 0 : -1;
+}
 
 static int db_err(sqlite_be_t *s, dmp_error_t *err, const char *what)
 {
@@ -587,6 +637,10 @@ int dmp_catalog_sqlite_open(const char *path, dmp_catalog_be_t **out, dmp_error_
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
+    if (register_rank(s->db) != 0) {
+        rc = DMP_ERR(err, DMP_IO, "catalog %s: this SQLite has no usable FTS5", path);
+        goto fail;
+    }
     if ((rc = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;", err)) != DMP_OK)
         goto fail;
     /* Create the schema once; the rank setting is an insert, so guard it. */
@@ -597,7 +651,8 @@ int dmp_catalog_sqlite_open(const char *path, dmp_catalog_be_t **out, dmp_error_
         sqlite3_step(chk) == SQLITE_ROW)
         have = 1;
     sqlite3_finalize(chk);
-    if (!have && (rc = exec(s, schema_sql, err)) != DMP_OK) {
+    if ((!have && (rc = exec(s, schema_sql, err)) != DMP_OK) ||
+        (rc = exec(s, rank_sql, err)) != DMP_OK) {
         dmp_error_path(err, "%s", path);
         goto fail;
     }
