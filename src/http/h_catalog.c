@@ -22,6 +22,155 @@ static const char *caller_of(const dmp_http_req_t *req)
     return NULL;
 }
 
+/* ---- visibility: the caller reads a product under its entry's ACL (auth.h) */
+
+/* The ACL of a whole catalog entry: the entry is in descriptor shape once its ports are
+ * named outputPorts (domain, owner, tags; ports with owner, visibility, allow, tags). */
+static int entry_acl(const json_t *e, dmp_acl_t *acl)
+{
+    json_t *doc = json_object();
+    static const char *const keys[] = {"domain", "owner", "tags"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (json_object_get(e, keys[i]) != NULL && !json_is_null(json_object_get(e, keys[i])))
+            json_object_set(doc, keys[i], json_object_get(e, keys[i]));
+    json_t *ports = json_object_get(e, "ports");
+    json_object_set_new(doc, "outputPorts", json_is_array(ports) ? json_incref(ports) : json_array());
+    int rc = dmp_acl_from_json(doc, NULL, acl, NULL);
+    json_decref(doc);
+    return rc;
+}
+
+/* 1 when the caller may read catalogued product domain/name (its current entry). */
+static int may_read(const dmp_http_req_t *req, const char *domain, const char *name)
+{
+    json_t *e = NULL;
+    if (domain == NULL || name == NULL ||
+        dmp_catalog_get(req->svc->cat, NULL, domain, name, NULL, &e, NULL) != DMP_OK)
+        return 0;
+    dmp_acl_t acl = {0};
+    int ok = entry_acl(e, &acl) == DMP_OK &&
+             dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK;
+    dmp_acl_fini(&acl);
+    json_decref(e);
+    return ok;
+}
+
+/* Authorizes reading the product of the request's path; a product the caller may not
+ * read answers exactly as one that is not catalogued. Returns 0 to go on. */
+static int authorize_read(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (req->principal != NULL && req->principal->admin)
+        return 0; /* admins read everything; the handler answers for what does not exist */
+    const char *domain = dmp_http_param(req, "domain"), *name = dmp_http_param(req, "name");
+    char *product = dmp_asprintf("%s/%s", domain ? domain : "", name ? name : "");
+    json_t *e = NULL;
+    int rc = -1;
+    if (domain == NULL || name == NULL ||
+        dmp_catalog_get(req->svc->cat, NULL, domain, name, NULL, &e, NULL) != DMP_OK) {
+        dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_READ);
+    } else {
+        dmp_acl_t acl = {0};
+        if (entry_acl(e, &acl) != DMP_OK)
+            dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_READ);
+        else
+            rc = dmp_http_authorize(req, resp, &acl, product, NULL, DMP_ACT_READ);
+        dmp_acl_fini(&acl);
+    }
+    json_decref(e);
+    dmp_free(product);
+    return rc;
+}
+
+/* Per-request memo of may_read by "domain/name" key (graphs name a product many times). */
+static int key_visible(const dmp_http_req_t *req, json_t *memo, const char *key)
+{
+    json_t *m = key ? json_object_get(memo, key) : NULL;
+    if (m != NULL)
+        return json_is_true(m);
+    const char *slash = key ? strchr(key, '/') : NULL;
+    int ok = 0;
+    if (slash != NULL) {
+        char *domain = dmp_strndup(key, (size_t)(slash - key));
+        ok = may_read(req, domain, slash + 1);
+        dmp_free(domain);
+    }
+    if (key != NULL)
+        json_object_set_new(memo, key, json_boolean(ok));
+    return ok;
+}
+
+/* A node of a product the caller may not read becomes the placeholder an unknown
+ * product gets: its key, domain, name and level, "missing": true. */
+static json_t *placeholder(const json_t *n)
+{
+    json_t *p = json_object();
+    static const char *const keep[] = {"key", "domain", "name", "level"};
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        if (json_object_get(n, keep[i]) != NULL)
+            json_object_set(p, keep[i], json_object_get(n, keep[i]));
+    json_object_set_new(p, "missing", json_true());
+    return p;
+}
+
+/* Lineage and topology as the caller may see them. Topology drops the nodes it may not
+ * read (and edges into them; a hidden producer of a visible consumer stays a
+ * placeholder); lineage keeps its shape with placeholders. */
+static void filter_graph(const dmp_http_req_t *req, json_t *g, int drop)
+{
+    json_t *memo = json_object(), *gone = json_object();
+    json_t *nodes = json_object_get(g, "nodes"), *kept = json_array();
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        const char *key = json_string_value(json_object_get(n, "key"));
+        if (json_is_true(json_object_get(n, "missing")) || key_visible(req, memo, key))
+            json_array_append(kept, n);
+        else if (drop)
+            json_object_set_new(gone, key, json_true());
+        else
+            json_array_append_new(kept, placeholder(n));
+    }
+    json_t *edges = json_object_get(g, "edges"), *kept_e = json_array();
+    json_array_foreach(edges, i, n)
+    {
+        const char *to = json_string_value(json_object_get(n, "to"));
+        const char *from = json_string_value(json_object_get(n, "from"));
+        if (to != NULL && json_object_get(gone, to))
+            continue;
+        if (from != NULL && json_object_get(gone, from)) {
+            /* the hidden producer of a shown consumer: a placeholder, once */
+            json_t *ph = json_pack("{s:s,s:b}", "key", from, "missing", 1);
+            const char *slash = strchr(from, '/');
+            if (slash != NULL) {
+                json_object_set_new(ph, "domain", json_stringn(from, (size_t)(slash - from)));
+                json_object_set_new(ph, "name", json_string(slash + 1));
+            }
+            json_array_append_new(kept, ph);
+            json_object_del(gone, from);
+        }
+        json_array_append(kept_e, n);
+    }
+    json_object_set_new(g, "nodes", kept);
+    json_object_set_new(g, "edges", kept_e);
+    json_array_foreach(json_object_get(g, "domains"), i, n)
+    {
+        json_t *list = json_object_get(n, "products"), *kl = json_array();
+        size_t j;
+        json_t *k;
+        json_array_foreach(list, j, k) if (key_visible(req, memo, json_string_value(k)))
+            json_array_append(kl, k);
+        json_object_set_new(n, "products", kl);
+    }
+    /* domains with nothing left to show go too */
+    json_t *dl = json_object_get(g, "domains");
+    for (size_t j = json_array_size(dl); j-- > 0;)
+        if (json_array_size(json_object_get(json_array_get(dl, j), "products")) == 0)
+            json_array_remove(dl, j);
+    json_decref(memo);
+    json_decref(gone);
+}
+
 static int need_catalog(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (req->svc->cat != NULL)
@@ -66,10 +215,19 @@ static void h_search(dmp_http_req_t *req, dmp_http_resp_t *resp)
     }
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_catalog_search(req->svc->cat, caller_of(req), &q, &out, &err) != DMP_OK)
+    if (dmp_catalog_search(req->svc->cat, caller_of(req), &q, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
-        dmp_http_reply_json(resp, 200, out);
+        return;
+    }
+    /* products the caller may not read are absent ("next" still pages the catalog) */
+    json_t *res = json_object_get(out, "results"), *kept = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(res, i, r) if (may_read(req, json_string_value(json_object_get(r, "domain")),
+                                               json_string_value(json_object_get(r, "name"))))
+        json_array_append(kept, r);
+    json_object_set_new(out, "results", kept);
+    dmp_http_reply_json(resp, 200, out);
 }
 
 /* POST /v1/register: catalogue a product without provisioning anything. */
@@ -110,6 +268,23 @@ static void h_register(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     }
     dmp_diags_free(&diags);
+    /* The owner of a catalogued product (by its entry's ACL), or of the declared one. */
+    json_t *cur = NULL;
+    dmp_acl_t acl = {0};
+    char *product = dmp_asprintf("%s/%s", d->domain, d->name);
+    int arc = dmp_catalog_get(req->svc->cat, NULL, d->domain, d->name, NULL, &cur, NULL) == DMP_OK
+                  ? entry_acl(cur, &acl)
+                  : dmp_acl_from_descriptor(d, NULL, &acl, &err);
+    json_decref(cur);
+    if (arc != DMP_OK)
+        dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_APPLY);
+    arc = arc == DMP_OK ? dmp_http_authorize(req, resp, &acl, product, NULL, DMP_ACT_APPLY) : -1;
+    dmp_acl_fini(&acl);
+    dmp_free(product);
+    if (arc != 0) {
+        dmp_descriptor_free(d);
+        return;
+    }
     if (dmp_catalog_register(req->svc->cat, d, "register", &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
     } else {
@@ -226,7 +401,7 @@ static void add_samples(dmp_http_req_t *req, json_t *e)
 
 static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    if (!need_catalog(req, resp))
+    if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
         return;
     json_t *out = NULL;
     dmp_error_t err = {0};
@@ -245,7 +420,7 @@ static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
 
 static void h_versions(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    if (!need_catalog(req, resp))
+    if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
         return;
     json_t *out = NULL;
     dmp_error_t err = {0};
@@ -258,7 +433,7 @@ static void h_versions(dmp_http_req_t *req, dmp_http_resp_t *resp)
 
 static void h_lineage(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    if (!need_catalog(req, resp))
+    if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
         return;
     const char *d = dmp_http_query(req, "direction");
     dmp_lineage_dir_t dir = DMP_LINEAGE_BOTH;
@@ -288,10 +463,12 @@ static void h_lineage(dmp_http_req_t *req, dmp_http_resp_t *resp)
     json_t *out = NULL;
     dmp_error_t err = {0};
     if (dmp_catalog_lineage(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
-                            dmp_http_param(req, "name"), dir, depth, &out, &err) != DMP_OK)
+                            dmp_http_param(req, "name"), dir, depth, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
+    } else {
+        filter_graph(req, out, 0);
         dmp_http_reply_json(resp, 200, out);
+    }
 }
 
 static void h_topology(dmp_http_req_t *req, dmp_http_resp_t *resp)
@@ -300,15 +477,17 @@ static void h_topology(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_catalog_topology(req->svc->cat, caller_of(req), &out, &err) != DMP_OK)
+    if (dmp_catalog_topology(req->svc->cat, caller_of(req), &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
+    } else {
+        filter_graph(req, out, 1);
         dmp_http_reply_json(resp, 200, out);
+    }
 }
 
 static void export_doc(dmp_http_req_t *req, dmp_http_resp_t *resp, int asyncapi)
 {
-    if (!need_catalog(req, resp))
+    if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
         return;
     char *base = base_url(req);
     dmp_catalog_export_opts_t o = {.base_url = base};

@@ -307,9 +307,38 @@ static void h_delete_path(dmp_http_req_t *req, dmp_http_resp_t *resp)
     do_delete(req, resp, &k);
 }
 
+/* Reading a deployed product's record needs READ under its stored ACL; one the caller may
+ * not see, or that is not deployed, gets the same 404. Returns 0 to go on. */
+static int authorize_read(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *env,
+                          const char *domain, const char *name)
+{
+    if (req->principal != NULL && req->principal->admin)
+        return 0; /* admins read everything; the handler answers for what does not exist */
+    json_t *got = NULL;
+    char *product = dmp_asprintf("%s/%s", domain ? domain : "", name ? name : "");
+    int rc = -1;
+    if (domain == NULL || name == NULL ||
+        dmp_provision_get(req->svc->prov, env, domain, name, NULL, &got, NULL) != DMP_OK ||
+        !json_is_object(json_object_get(got, "descriptor"))) {
+        dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_READ);
+    } else {
+        dmp_acl_t acl = {0};
+        if (dmp_acl_from_json(json_object_get(got, "descriptor"), NULL, &acl, NULL) != DMP_OK)
+            dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_READ);
+        else
+            rc = dmp_http_authorize(req, resp, &acl, product, NULL, DMP_ACT_READ);
+        dmp_acl_fini(&acl);
+    }
+    json_decref(got);
+    dmp_free(product);
+    return rc;
+}
+
 static void h_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     dmp_product_key_t k = path_key(req, "name");
+    if (authorize_read(req, resp, k.environment, k.domain, k.name) != 0)
+        return;
     dmp_error_t err = {0};
     json_t *out = NULL;
     if (dmp_provision_state(req->svc->prov, &k, &out, &err) != DMP_OK)
@@ -321,6 +350,8 @@ static void h_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
 static void h_resource_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     dmp_product_key_t k = path_key(req, "dataProduct");
+    if (authorize_read(req, resp, k.environment, k.domain, k.name) != 0)
+        return;
     dmp_error_t err = {0};
     json_t *out = NULL;
     if (dmp_provision_resource_state(req->svc->prov, &k, dmp_http_param(req, "name"), &out,
@@ -529,10 +560,31 @@ static void h_products_list(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_provision_list(req->svc->prov, &out, &err) != DMP_OK)
+    if (dmp_provision_list(req->svc->prov, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
-        dmp_http_reply_json(resp, 200, json_pack("{s:o}", "products", out));
+        return;
+    }
+    /* only the products the caller may read */
+    json_t *kept = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(out, i, p)
+    {
+        json_t *got = NULL;
+        dmp_acl_t acl = {0};
+        if (dmp_provision_get(req->svc->prov, json_string_value(json_object_get(p, "environment")),
+                              json_string_value(json_object_get(p, "domain")),
+                              json_string_value(json_object_get(p, "name")),
+                              json_string_value(json_object_get(p, "version")), &got,
+                              NULL) == DMP_OK &&
+            dmp_acl_from_json(json_object_get(got, "descriptor"), NULL, &acl, NULL) == DMP_OK &&
+            dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK)
+            json_array_append(kept, p);
+        dmp_acl_fini(&acl);
+        json_decref(got);
+    }
+    json_decref(out);
+    dmp_http_reply_json(resp, 200, json_pack("{s:o}", "products", kept));
 }
 
 static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
@@ -540,6 +592,9 @@ static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
     json_t *out = NULL;
     dmp_error_t err = {0};
     const char *env = dmp_http_query(req, "environment");
+    if (authorize_read(req, resp, env, dmp_http_param(req, "domain"),
+                       dmp_http_param(req, "name")) != 0)
+        return;
     if (dmp_provision_get(req->svc->prov, env, dmp_http_param(req, "domain"),
                           dmp_http_param(req, "name"), dmp_http_query(req, "version"), &out,
                           &err) != DMP_OK)
