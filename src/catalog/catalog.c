@@ -715,10 +715,11 @@ typedef struct walk {
 
 static json_t *node_for(dmp_catalog_t *cat, const char *caller, const char *id, int level)
 {
-    json_t *s = cat->be->ops->summary(cat->be, id);
+    json_t *s = cat->be->ops->summary(cat->be, id); /* a new reference we own */
     json_t *n;
     if (s != NULL && dmp_catalog_may_see(caller, s)) {
-        n = json_deep_copy(s);
+        n = s;
+        s = NULL;
     } else {
         /* Unknown or invisible upstream: shown as a placeholder with no details. */
         n = json_object();
