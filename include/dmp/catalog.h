@@ -96,8 +96,8 @@ typedef enum { DMP_LINEAGE_UP = 1, DMP_LINEAGE_DOWN = 2, DMP_LINEAGE_BOTH = 3 } 
  * {"root","direction","depth","nodes":[{"id","domain","name","version","owner",
  *  "ports","level","missing"?}],"edges":[{"from","port","to","input"}],"truncated"} */
 DMP_EXPORT int dmp_catalog_lineage(dmp_catalog_t *cat, const char *caller, const char *domain,
-                                   const char *name, dmp_lineage_dir_t dir, int depth,
-                                   json_t **out, dmp_error_t *err);
+                                   const char *name, dmp_lineage_dir_t dir, int depth, json_t **out,
+                                   dmp_error_t *err);
 
 /* The whole mesh: {"domains":[{"name","products":[ids]}],"nodes":[...],"edges":[...]} */
 DMP_EXPORT int dmp_catalog_topology(dmp_catalog_t *cat, const char *caller, json_t **out,

@@ -118,9 +118,9 @@ static json_t *entry_of(const dmp_descriptor_t *d, const char *source)
             if (r->retention)
                 json_object_set(p, "retention", r->retention);
             if (r->type && !strcmp(r->type, "stream")) {
-                char *ch = dmp_catalog_channel_name(
-                    d->id, d->domain, d->name,
-                    dmp_visibility_name(dmp_resource_visibility(r)), r->name);
+                char *ch = dmp_catalog_channel_name(d->id, d->domain, d->name,
+                                                    dmp_visibility_name(dmp_resource_visibility(r)),
+                                                    r->name);
                 json_object_set_new(p, "channel", json_string(ch));
                 dmp_free(ch);
             }
@@ -165,9 +165,7 @@ static void add_unique(json_t *list, const char *s)
         return;
     size_t i;
     json_t *v;
-    json_array_foreach(list, i, v)
-        if (!strcmp(json_string_value(v), s))
-            return;
+    json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), s)) return;
     json_array_append_new(list, json_string(s));
 }
 
@@ -192,8 +190,8 @@ static void schema_walk(const json_t *s, dmp_catalog_index_t *ix, int depth, int
             schema_walk(v, ix, depth + 1, budget);
         }
     }
-    static const char *const subs[] = {"items", "additionalProperties", "contains", "not",
-                                       "if", "then", "else", NULL};
+    static const char *const subs[] = {
+        "items", "additionalProperties", "contains", "not", "if", "then", "else", NULL};
     for (int i = 0; subs[i]; i++)
         schema_walk(json_object_get(s, subs[i]), ix, depth + 1, budget);
     static const char *const lists[] = {"allOf", "anyOf", "oneOf", "prefixItems", NULL};
@@ -223,8 +221,7 @@ void dmp_catalog_index_build(const json_t *e, dmp_catalog_index_t *ix)
     add_text(&ix->owner, json_string_value(json_object_get(e, "owner")));
     size_t i, j;
     json_t *v, *p;
-    json_array_foreach(tags_of(e), i, v)
-        add_unique(ix->tag_list, json_string_value(v));
+    json_array_foreach(tags_of(e), i, v) add_unique(ix->tag_list, json_string_value(v));
     json_t *ports = json_array();
     int budget = 20000;
     json_array_foreach(json_object_get(e, "ports"), i, p)
@@ -238,25 +235,21 @@ void dmp_catalog_index_build(const json_t *e, dmp_catalog_index_t *ix)
         const char *po = json_string_value(json_object_get(p, "owner"));
         if (po && !dmp_str_eq(po, json_string_value(json_object_get(e, "owner"))))
             add_text(&ix->owner, po);
-        json_array_foreach(tags_of(p), j, v)
-            add_unique(ix->tag_list, json_string_value(v));
+        json_array_foreach(tags_of(p), j, v) add_unique(ix->tag_list, json_string_value(v));
         schema_walk(json_object_get(p, "schema"), ix, 0, &budget);
         json_array_append_new(ports, json_pack("{s:s?,s:s?,s:O?}", "name", pn, "type", type,
                                                "visibility", json_object_get(p, "visibility")));
     }
-    json_array_foreach(ix->tag_list, i, v)
-        add_text(&ix->tags, json_string_value(v));
-    ix->summary = json_pack("{s:O?,s:s?,s:s?,s:O?,s:O?,s:O?,s:O?,s:o}", "id",
-                            json_object_get(e, "id"), "domain", domain, "name", name, "version",
-                            json_object_get(e, "version"), "owner", json_object_get(e, "owner"),
-                            "description", json_object_get(e, "description"), "tags",
-                            json_object_get(e, "tags"), "ports", ports);
+    json_array_foreach(ix->tag_list, i, v) add_text(&ix->tags, json_string_value(v));
+    ix->summary =
+        json_pack("{s:O?,s:s?,s:s?,s:O?,s:O?,s:O?,s:O?,s:o}", "id", json_object_get(e, "id"),
+                  "domain", domain, "name", name, "version", json_object_get(e, "version"), "owner",
+                  json_object_get(e, "owner"), "description", json_object_get(e, "description"),
+                  "tags", json_object_get(e, "tags"), "ports", ports);
     ix->edges = json_array();
-    json_array_foreach(json_object_get(e, "inputs"), i, v)
-        json_array_append_new(ix->edges,
-                              json_pack("{s:O?,s:O?,s:O?}", "input", json_object_get(v, "name"),
-                                        "product", json_object_get(v, "product"), "port",
-                                        json_object_get(v, "port")));
+    json_array_foreach(json_object_get(e, "inputs"), i, v) json_array_append_new(
+        ix->edges, json_pack("{s:O?,s:O?,s:O?}", "input", json_object_get(v, "name"), "product",
+                             json_object_get(v, "product"), "port", json_object_get(v, "port")));
 }
 
 void dmp_catalog_index_fini(dmp_catalog_index_t *ix)
@@ -344,8 +337,8 @@ static int granted(const json_t *allow, const dmp_descriptor_t *d)
         if (dmp_str_eq(a, d->id) || dmp_str_eq(a, d->owner))
             return 1;
         const char *slash = strrchr(a, '/');
-        if (slash && !strncmp(a, d->domain, (size_t)(slash - a)) &&
-            d->domain[slash - a] == '\0' && !strcmp(slash + 1, d->name))
+        if (slash && !strncmp(a, d->domain, (size_t)(slash - a)) && d->domain[slash - a] == '\0' &&
+            !strcmp(slash + 1, d->name))
             return 1;
     }
     return 0;
@@ -375,9 +368,9 @@ int dmp_catalog_check_inputs(dmp_catalog_t *cat, const dmp_descriptor_t *d, dmp_
         } else {
             json_t *port = NULL, *p;
             size_t j;
-            json_array_foreach(json_object_get(e, "ports"), j, p)
-                if (dmp_str_eq(json_string_value(json_object_get(p, "name")), in->port))
-                    port = p;
+            json_array_foreach(json_object_get(e, "ports"), j,
+                               p) if (dmp_str_eq(json_string_value(json_object_get(p, "name")),
+                                                 in->port)) port = p;
             if (port == NULL) {
                 rc = DMP_ERR(err, DMP_NOTFOUND,
                              "input port '%s' reads port '%s' of %s, which has no such output "
@@ -389,15 +382,15 @@ int dmp_catalog_check_inputs(dmp_catalog_t *cat, const dmp_descriptor_t *d, dmp_
                 int same = !strcmp(id + strlen(id) - strlen(d->name), d->name) &&
                            !strncmp(id, d->domain, strlen(d->domain)) &&
                            id[strlen(d->domain)] == '/';
-                int ok = same || dmp_str_eq(vis, "public") ||
-                         (dmp_str_eq(vis, "protected") &&
-                          (granted(json_object_get(port, "allow"), d) ||
-                           dmp_str_eq(owner, d->owner))) ||
-                         (dmp_str_eq(vis, "private") && owner && dmp_str_eq(owner, d->owner));
+                int ok =
+                    same || dmp_str_eq(vis, "public") ||
+                    (dmp_str_eq(vis, "protected") &&
+                     (granted(json_object_get(port, "allow"), d) || dmp_str_eq(owner, d->owner))) ||
+                    (dmp_str_eq(vis, "private") && owner && dmp_str_eq(owner, d->owner));
                 if (!ok)
                     rc = DMP_ERR(err, DMP_DENIED,
-                                 "input port '%s' may not read %s port '%s': it is %s%s%s", in->name,
-                                 id, in->port, vis ? vis : "private",
+                                 "input port '%s' may not read %s port '%s': it is %s%s%s",
+                                 in->name, id, in->port, vis ? vis : "private",
                                  dmp_str_eq(vis, "protected")
                                      ? " and allow[] grants neither this product's domain, id "
                                        "nor owner"
@@ -425,8 +418,8 @@ static void tokenize(const char *s, size_t n, json_t *out)
         size_t k = 0;
         while (i < n) {
             unsigned char c = (unsigned char)s[i];
-            int word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                       (c >= 'A' && c <= 'Z') || c >= 0x80;
+            int word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       c >= 0x80;
             if (!word)
                 break;
             if (k < sizeof(tok) - 1)
@@ -536,9 +529,7 @@ static int any_phrase_in(const json_t *phrases, const json_t *toks)
 {
     size_t i;
     json_t *p;
-    json_array_foreach(phrases, i, p)
-        if (phrase_in(p, toks))
-            return 1;
+    json_array_foreach(phrases, i, p) if (phrase_in(p, toks)) return 1;
     return 0;
 }
 
@@ -550,8 +541,12 @@ static json_t *matched_of(const json_t *phrases, const json_t *texts)
         const char *col, *label;
         int per_word;
     } cols[] = {
-        {"name", "name", 0},     {"description", "description", 0}, {"tags", "tags", 1},
-        {"owner", "owner", 0},   {"ports", "ports", 1},              {"fields", "schema", 1},
+        {"name", "name", 0},
+        {"description", "description", 0},
+        {"tags", "tags", 1},
+        {"owner", "owner", 0},
+        {"ports", "ports", 1},
+        {"fields", "schema", 1},
         {"field_docs", "schema-docs", 0},
     };
     json_t *out = json_array();
@@ -602,7 +597,9 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
     a.tag = q->tag && *q->tag ? q->tag : NULL;
     a.owner = q->owner && *q->owner ? q->owner : NULL;
     a.type = q->type && *q->type ? q->type : NULL;
-    a.limit = q->limit <= 0 ? 20 : q->limit > DMP_CATALOG_MAX_PAGE ? DMP_CATALOG_MAX_PAGE : q->limit;
+    a.limit = q->limit <= 0                     ? 20
+              : q->limit > DMP_CATALOG_MAX_PAGE ? DMP_CATALOG_MAX_PAGE
+                                                : q->limit;
     if (q->cursor && *q->cursor) {
         char *end;
         a.offset = strtol(q->cursor, &end, 10);
@@ -640,8 +637,9 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
             continue;
         json_t *o = json_deep_copy(s);
         json_object_set(o, "score", json_object_get(r, "score"));
-        json_object_set_new(o, "matched", phrases ? matched_of(phrases, json_object_get(r, "texts"))
-                                                  : json_array());
+        json_object_set_new(o, "matched",
+                            phrases ? matched_of(phrases, json_object_get(r, "texts"))
+                                    : json_array());
         json_array_append_new(results, o);
     }
     json_decref(rows);
@@ -770,8 +768,8 @@ static int walk_dir(dmp_catalog_t *cat, const char *caller, walk_t *w, const cha
             json_t *e;
             json_array_foreach(edges, j, e)
             {
-                const char *other = json_string_value(
-                    json_object_get(e, dir == DMP_LINEAGE_UP ? "from" : "to"));
+                const char *other =
+                    json_string_value(json_object_get(e, dir == DMP_LINEAGE_UP ? "from" : "to"));
                 if (other == NULL)
                     continue;
                 if (json_object_get(w->seen, other) == NULL) {
@@ -779,8 +777,8 @@ static int walk_dir(dmp_catalog_t *cat, const char *caller, walk_t *w, const cha
                         w->truncated = 1;
                         continue;
                     }
-                    json_t *n = node_for(cat, caller, other,
-                                         dir == DMP_LINEAGE_UP ? -level : level);
+                    json_t *n =
+                        node_for(cat, caller, other, dir == DMP_LINEAGE_UP ? -level : level);
                     json_object_set(w->seen, other, n);
                     json_array_append_new(w->nodes, n);
                 }

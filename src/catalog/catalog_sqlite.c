@@ -268,8 +268,8 @@ static int reindex(sqlite_be_t *s, const char *domain, const char *name, dmp_err
     if (rc == DMP_OK) {
         st = stmt(s, S_FTS_INS);
         sqlite3_bind_int64(st, 1, pid);
-        dmp_buf_t *cols[] = {&ix.name, &ix.description, &ix.tags, &ix.owner,
-                             &ix.ports, &ix.fields, &ix.field_docs};
+        dmp_buf_t *cols[] = {&ix.name,  &ix.description, &ix.tags,      &ix.owner,
+                             &ix.ports, &ix.fields,      &ix.field_docs};
         for (int i = 0; i < 7; i++)
             sqlite3_bind_text(st, i + 2, cols[i]->data ? cols[i]->data : "", (int)cols[i]->len,
                               SQLITE_TRANSIENT);
@@ -459,9 +459,9 @@ static int read_edges(sqlite_be_t *s, sqlite3_stmt *st, json_t **out, dmp_error_
     json_t *a = json_array();
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(a, json_pack("{s:s?,s:s?,s:s?,s:s?}", "from", col_text(st, 0),
-                                           "port", col_text(st, 1), "to", col_text(st, 2),
-                                           "input", col_text(st, 3)));
+        json_array_append_new(a, json_pack("{s:s?,s:s?,s:s?,s:s?}", "from", col_text(st, 0), "port",
+                                           col_text(st, 1), "to", col_text(st, 2), "input",
+                                           col_text(st, 3)));
     if (r != SQLITE_DONE) {
         json_decref(a);
         return db_err(s, err, "read edges");
@@ -528,18 +528,25 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
     else
         dmp_buf_puts(&sql, "SELECT p.pid, 0 FROM products p WHERE ?1 IS NULL");
     if (a->domain)
-        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM products f WHERE f.pid = %s AND"
-                             " (f.domain = ?2 OR substr(f.domain, 1, length(?2) + 1) = ?2 || '.'))",
+        dmp_buf_printf(&sql,
+                       " AND EXISTS (SELECT 1 FROM products f WHERE f.pid = %s AND"
+                       " (f.domain = ?2 OR substr(f.domain, 1, length(?2) + 1) = ?2 || '.'))",
                        pid);
     if (a->tag)
-        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM product_tags t WHERE t.tag = ?3 AND"
-                             " t.pid = %s)", pid);
+        dmp_buf_printf(&sql,
+                       " AND EXISTS (SELECT 1 FROM product_tags t WHERE t.tag = ?3 AND"
+                       " t.pid = %s)",
+                       pid);
     if (a->owner)
-        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM products f WHERE f.pid = %s AND"
-                             " f.owner = ?4)", pid);
+        dmp_buf_printf(&sql,
+                       " AND EXISTS (SELECT 1 FROM products f WHERE f.pid = %s AND"
+                       " f.owner = ?4)",
+                       pid);
     if (a->type)
-        dmp_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM product_types t WHERE t.type = ?5 AND"
-                             " t.pid = %s)", pid);
+        dmp_buf_printf(&sql,
+                       " AND EXISTS (SELECT 1 FROM product_types t WHERE t.type = ?5 AND"
+                       " t.pid = %s)",
+                       pid);
     dmp_buf_puts(&sql, a->match ? " ORDER BY fts.rank, fts.rowid" : " ORDER BY p.domain, p.name");
     dmp_buf_puts(&sql, " LIMIT ?6 OFFSET ?7");
     sqlite3_stmt *st = NULL;
@@ -563,9 +570,9 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
             break;
         }
         /* bm25 is negative, lower is better; report a positive score. */
-        json_array_append_new(out, json_pack("{s:I,s:f}", "pid",
-                                             (json_int_t)sqlite3_column_int64(st, 0), "score",
-                                             -sqlite3_column_double(st, 1)));
+        json_array_append_new(out,
+                              json_pack("{s:I,s:f}", "pid", (json_int_t)sqlite3_column_int64(st, 0),
+                                        "score", -sqlite3_column_double(st, 1)));
     }
     if (r != SQLITE_ROW && r != SQLITE_DONE) {
         int rc = db_err(s, err, "search");
@@ -574,8 +581,8 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
         return rc;
     }
     sqlite3_finalize(st);
-    static const char *const cols[] = {"name", "description", "tags", "owner",
-                                       "ports", "fields", "field_docs"};
+    static const char *const cols[] = {"name",  "description", "tags",      "owner",
+                                       "ports", "fields",      "field_docs"};
     size_t i;
     json_t *row;
     json_array_foreach(out, i, row)
@@ -591,8 +598,8 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
             json_t *texts = json_object();
             if (sqlite3_step(h) == SQLITE_ROW)
                 for (int c = 0; c < 7; c++)
-                    json_object_set_new(texts, cols[c], json_string(col_text(h, c) ? col_text(h, c)
-                                                                                  : ""));
+                    json_object_set_new(texts, cols[c],
+                                        json_string(col_text(h, c) ? col_text(h, c) : ""));
             json_object_set_new(row, "texts", texts);
         }
     }
@@ -646,8 +653,8 @@ int dmp_catalog_sqlite_open(const char *path, dmp_catalog_be_t **out, dmp_error_
     /* Create the schema once; the rank setting is an insert, so guard it. */
     sqlite3_stmt *chk = NULL;
     int have = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE name='fts'", -1, &chk,
-                           NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE name='fts'", -1, &chk, NULL) ==
+            SQLITE_OK &&
         sqlite3_step(chk) == SQLITE_ROW)
         have = 1;
     sqlite3_finalize(chk);

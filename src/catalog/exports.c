@@ -32,8 +32,7 @@ static json_t *conv(const json_t *s, int depth)
         json_t *a = json_array();
         size_t i;
         json_t *v;
-        json_array_foreach(s, i, v)
-            json_array_append_new(a, conv(v, depth + 1));
+        json_array_foreach(s, i, v) json_array_append_new(a, conv(v, depth + 1));
         return a;
     }
     if (!json_is_object(s))
@@ -68,16 +67,14 @@ static json_t *conv(const json_t *s, int depth)
             }
             const char *dk;
             json_t *dv;
-            json_object_foreach(v, dk, dv)
-                json_object_set_new(deps, dk, conv(dv, depth + 1));
+            json_object_foreach(v, dk, dv) json_object_set_new(deps, dk, conv(dv, depth + 1));
         } else if (!strcmp(k, "properties") || !strcmp(k, "patternProperties") ||
                    !strcmp(k, "definitions")) {
             /* Maps of name -> schema: keep the names, convert the schemas. */
             json_t *m = json_object();
             const char *pk;
             json_t *pv;
-            json_object_foreach(v, pk, pv)
-                json_object_set_new(m, pk, conv(pv, depth + 1));
+            json_object_foreach(v, pk, pv) json_object_set_new(m, pk, conv(pv, depth + 1));
             json_object_set_new(o, k, m);
         } else if (!strcmp(k, "enum") || !strcmp(k, "const") || !strcmp(k, "examples") ||
                    !strcmp(k, "default") || !strcmp(k, "required")) {
@@ -136,7 +133,8 @@ static json_t *info_of(const json_t *e)
     if (jstr(e, "description"))
         json_object_set(info, "description", json_object_get(e, "description"));
     if (jstr(e, "owner"))
-        json_object_set_new(info, "contact", json_pack("{s:O}", "name", json_object_get(e, "owner")));
+        json_object_set_new(info, "contact",
+                            json_pack("{s:O}", "name", json_object_get(e, "owner")));
     return info;
 }
 
@@ -216,9 +214,9 @@ int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *caller, const char *dom
         char *cmref = dmp_asprintf("#/channels/%s/messages/%s", key, mkey);
         char *okey = dmp_asprintf("receive_%s", key);
         json_object_set_new(ops, okey,
-                            json_pack("{s:s,s:{s:s},s:s,s:[{s:s}]}", "action", "receive",
-                                      "channel", "$ref", chref, "summary",
-                                      "Consume the port's events", "messages", "$ref", cmref));
+                            json_pack("{s:s,s:{s:s},s:s,s:[{s:s}]}", "action", "receive", "channel",
+                                      "$ref", chref, "summary", "Consume the port's events",
+                                      "messages", "$ref", cmref));
         dmp_free(okey);
         okey = dmp_asprintf("send_%s", key);
         json_object_set_new(ops, okey,
@@ -247,8 +245,7 @@ int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *caller, const char *dom
 static json_t *problem_ref(void)
 {
     return json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "A problem (RFC 9457)", "content",
-                     "application/problem+json", "schema", "$ref",
-                     "#/components/schemas/Problem");
+                     "application/problem+json", "schema", "$ref", "#/components/schemas/Problem");
 }
 
 /* The port's HTTP endpoints: stream ports take events (POST), serve them from an
@@ -276,10 +273,10 @@ static void port_paths(json_t *paths, const char *domain, const char *name, cons
                       "operationId", op, "summary", "Publish events to this port", "description",
                       "The body is one event's data (application/json) or a CloudEvent "
                       "(application/cloudevents+json); it is validated against the port schema.",
-                      "requestBody", "required", 1, "content", "application/json", "schema",
-                      "$ref", sref, "application/cloudevents+json", "schema", event_schema,
-                      "responses", "202", "description", "Accepted and durably appended", "400",
-                      problem_ref(), "422", problem_ref()));
+                      "requestBody", "required", 1, "content", "application/json", "schema", "$ref",
+                      sref, "application/cloudevents+json", "schema", event_schema, "responses",
+                      "202", "description", "Accepted and durably appended", "400", problem_ref(),
+                      "422", problem_ref()));
         dmp_free(op);
     }
     op = dmp_asprintf("read_%s", key);
@@ -287,12 +284,12 @@ static void port_paths(json_t *paths, const char *domain, const char *name, cons
         item, "get",
         json_pack("{s:s,s:s,s:[{s:s,s:s,s:b,s:{s:s,s:i}},{s:s,s:s,s:b,s:{s:s,s:i,s:i}}],"
                   "s:{s:{s:s,s:{s:{s:{s:s,s:O}}}},s:o}}",
-                  "operationId", op, "summary", "Read events from an offset", "parameters",
-                  "name", "from", "in", "query", "required", 0, "schema", "type", "integer",
-                  "minimum", 0, "name", "limit", "in", "query", "required", 0, "schema", "type",
-                  "integer", "minimum", 1, "maximum", 10000, "responses", "200", "description",
-                  "Events, oldest first", "content", "application/json", "schema", "type",
-                  "array", "items", event_schema, "404", problem_ref()));
+                  "operationId", op, "summary", "Read events from an offset", "parameters", "name",
+                  "from", "in", "query", "required", 0, "schema", "type", "integer", "minimum", 0,
+                  "name", "limit", "in", "query", "required", 0, "schema", "type", "integer",
+                  "minimum", 1, "maximum", 10000, "responses", "200", "description",
+                  "Events, oldest first", "content", "application/json", "schema", "type", "array",
+                  "items", event_schema, "404", problem_ref()));
     dmp_free(op);
     json_object_set_new(paths, events, item);
     if (stream) {

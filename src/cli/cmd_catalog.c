@@ -6,9 +6,9 @@
 #include "cli/client.h"
 #include "dmp/catalog.h"
 
-#define COMMON_OPTS                                                                        \
-    "  -o, --output F       text (default) or json\n"                                      \
-    "  -s, --server URL     the dmp server (default $DMP_SERVER or http://127.0.0.1:8181)\n" \
+#define COMMON_OPTS                                                                                \
+    "  -o, --output F       text (default) or json\n"                                              \
+    "  -s, --server URL     the dmp server (default $DMP_SERVER or http://127.0.0.1:8181)\n"       \
     "  -h, --help           this help\n"
 
 /* Pulls "--name VALUE" / "--name=VALUE" out of argv (so the shared parser does not see
@@ -125,8 +125,7 @@ int dmp_cmd_search(int argc, char **argv)
                     printf("  (matched:");
                     size_t j;
                     json_t *v;
-                    json_array_foreach(m, j, v)
-                        printf(" %s", json_string_value(v));
+                    json_array_foreach(m, j, v) printf(" %s", json_string_value(v));
                     printf(")");
                 }
                 putchar('\n');
@@ -287,8 +286,8 @@ int dmp_cmd_register(int argc, char **argv)
     json_decref(doc);
     long status = 0;
     json_t *res = NULL;
-    if (dmp_client_call(&o, "POST", "/v1/register", body, strlen(body), "application/json",
-                        &status, &res, &err) != DMP_OK) {
+    if (dmp_client_call(&o, "POST", "/v1/register", body, strlen(body), "application/json", &status,
+                        &res, &err) != DMP_OK) {
         code = dmp_client_fail_call("register", &o, &err);
     } else if (status / 100 != 2) {
         code = dmp_client_report_problem("register", status, res);

@@ -34,7 +34,8 @@ static int entry_acl(const json_t *e, dmp_acl_t *acl)
         if (json_object_get(e, keys[i]) != NULL && !json_is_null(json_object_get(e, keys[i])))
             json_object_set(doc, keys[i], json_object_get(e, keys[i]));
     json_t *ports = json_object_get(e, "ports");
-    json_object_set_new(doc, "outputPorts", json_is_array(ports) ? json_incref(ports) : json_array());
+    json_object_set_new(doc, "outputPorts",
+                        json_is_array(ports) ? json_incref(ports) : json_array());
     int rc = dmp_acl_from_json(doc, NULL, acl, NULL);
     json_decref(doc);
     return rc;
@@ -244,8 +245,9 @@ static void h_register(dmp_http_req_t *req, dmp_http_resp_t *resp)
     }
     dmp_descriptor_opts_t opts = {0};
     const char *ct = req->content_type ? req->content_type : "";
-    opts.format = strstr(ct, "json") ? DMP_FMT_JSON : strstr(ct, "yaml") ? DMP_FMT_YAML
-                                                                         : DMP_FMT_AUTO;
+    opts.format = strstr(ct, "json")   ? DMP_FMT_JSON
+                  : strstr(ct, "yaml") ? DMP_FMT_YAML
+                                       : DMP_FMT_AUTO;
     opts.source = "<request>";
     dmp_descriptor_t *d = NULL;
     dmp_diags_t diags = {0};
@@ -253,11 +255,11 @@ static void h_register(dmp_http_req_t *req, dmp_http_resp_t *resp)
     if (dmp_descriptor_parse(req->body, req->body_len, &opts, &d, &diags, &err) != DMP_OK) {
         json_t *p = json_object();
         int status = err.code == DMP_LIMIT ? 413 : 400;
-        json_object_set_new(p, "type", json_string(err.code == DMP_PARSE
-                                                       ? "urn:dmp:problem:DMP_PARSE"
-                                                       : "urn:dmp:problem:DMP_INVALID"));
-        json_object_set_new(p, "title", json_string(status == 413 ? "Content Too Large"
-                                                                  : "Bad Request"));
+        json_object_set_new(p, "type",
+                            json_string(err.code == DMP_PARSE ? "urn:dmp:problem:DMP_PARSE"
+                                                              : "urn:dmp:problem:DMP_INVALID"));
+        json_object_set_new(p, "title",
+                            json_string(status == 413 ? "Content Too Large" : "Bad Request"));
         json_object_set_new(p, "status", json_integer(status));
         json_object_set_new(p, "code", json_string(dmp_errname(err.code)));
         json_object_set_new(p, "detail", json_string(err.msg));
@@ -309,11 +311,9 @@ static void add_consume(json_t *e, const char *base)
         const char *pn = json_string_value(json_object_get(p, "name"));
         int stream = dmp_str_eq(json_string_value(json_object_get(p, "type")), "stream");
         char *read = dmp_asprintf("%s/v1/products/%s/%s/ports/%s/events", base, domain, name, pn);
-        char *sub = dmp_asprintf("%s/v1/products/%s/%s/ports/%s/subscribe", base, domain, name,
-                                 pn);
+        char *sub = dmp_asprintf("%s/v1/products/%s/%s/ports/%s/subscribe", base, domain, name, pn);
         char *curl = dmp_asprintf("curl -s '%s?from=1&limit=10'", read);
-        char *tail = dmp_asprintf("dmp tail %s/%s %s --follow --server %s", domain, name, pn,
-                                  base);
+        char *tail = dmp_asprintf("dmp tail %s/%s %s --follow --server %s", domain, name, pn, base);
         json_t *c = json_pack("{s:s,s:s}", "read", read, "curl", curl);
         if (stream) {
             json_object_set_new(c, "subscribe", json_string(sub));
@@ -379,8 +379,8 @@ static void add_samples(dmp_http_req_t *req, json_t *e)
                 json_t *masked = NULL;
                 if (data == NULL) {
                     json_array_append(samples, ev);
-                } else if (dmp_http_mask(req, json_object_get(p, "schema"), &acl, data,
-                                         &masked) == DMP_OK &&
+                } else if (dmp_http_mask(req, json_object_get(p, "schema"), &acl, data, &masked) ==
+                               DMP_OK &&
                            masked != NULL) {
                     json_t *copy = json_copy(ev);
                     json_object_set_new(copy, "data", masked);
@@ -442,8 +442,8 @@ static void h_lineage(dmp_http_req_t *req, dmp_http_resp_t *resp)
     else if (d && !strcmp(d, "down"))
         dir = DMP_LINEAGE_DOWN;
     else if (d && *d && strcmp(d, "both")) {
-        dmp_http_reply_problem(resp, 400, "DMP_INVALID",
-                               "direction must be one of up, down, both", "direction", NULL);
+        dmp_http_reply_problem(resp, 400, "DMP_INVALID", "direction must be one of up, down, both",
+                               "direction", NULL);
         return;
     }
     int depth = 3;
@@ -493,12 +493,12 @@ static void export_doc(dmp_http_req_t *req, dmp_http_resp_t *resp, int asyncapi)
     dmp_catalog_export_opts_t o = {.base_url = base};
     json_t *out = NULL;
     dmp_error_t err = {0};
-    int rc = asyncapi ? dmp_catalog_asyncapi(req->svc->cat, caller_of(req),
-                                             dmp_http_param(req, "domain"),
-                                             dmp_http_param(req, "name"), &o, &out, &err)
-                      : dmp_catalog_openapi(req->svc->cat, caller_of(req),
-                                            dmp_http_param(req, "domain"),
-                                            dmp_http_param(req, "name"), &o, &out, &err);
+    int rc =
+        asyncapi
+            ? dmp_catalog_asyncapi(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                                   dmp_http_param(req, "name"), &o, &out, &err)
+            : dmp_catalog_openapi(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                                  dmp_http_param(req, "name"), &o, &out, &err);
     dmp_free(base);
     if (rc != DMP_OK)
         dmp_http_reply_error(resp, &err);
@@ -577,10 +577,9 @@ static void h_openapi(dmp_http_req_t *req, dmp_http_resp_t *resp)
                     if (e == NULL)
                         break;
                     json_t *nm = json_stringn(p + 1, (size_t)(e - p - 1));
-                    json_array_append_new(params,
-                                          json_pack("{s:o,s:s,s:b,s:{s:s}}", "name", nm, "in",
-                                                    "path", "required", 1, "schema", "type",
-                                                    "string"));
+                    json_array_append_new(params, json_pack("{s:o,s:s,s:b,s:{s:s}}", "name", nm,
+                                                            "in", "path", "required", 1, "schema",
+                                                            "type", "string"));
                 }
                 if (json_array_size(params))
                     json_object_set_new(item, "parameters", params);
@@ -597,20 +596,19 @@ static void h_openapi(dmp_http_req_t *req, dmp_http_resp_t *resp)
                 continue;
             for (size_t i = 0; i <= ml; i++)
                 lower[i] = (char)(r->method[i] >= 'A' && r->method[i] <= 'Z' ? r->method[i] + 32
-                                                                            : r->method[i]);
+                                                                             : r->method[i]);
             char *id = op_id(r->method, r->pattern);
-            json_t *op = json_pack(
-                "{s:s,s:s,s:{s:{s:s,s:{s:{s:{}}}},s:{s:s,s:{s:{s:{s:s}}}}}}", "operationId", id,
-                "summary", summary ? summary : r->pattern, "responses", "2XX", "description",
-                "Success", "content", "application/json", "schema", "default", "description",
-                "A problem (RFC 9457)", "content", "application/problem+json", "schema", "$ref",
-                "#/components/schemas/Problem");
+            json_t *op = json_pack("{s:s,s:s,s:{s:{s:s,s:{s:{s:{}}}},s:{s:s,s:{s:{s:{s:s}}}}}}",
+                                   "operationId", id, "summary", summary ? summary : r->pattern,
+                                   "responses", "2XX", "description", "Success", "content",
+                                   "application/json", "schema", "default", "description",
+                                   "A problem (RFC 9457)", "content", "application/problem+json",
+                                   "schema", "$ref", "#/components/schemas/Problem");
             if (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT"))
-                json_object_set_new(
-                    op, "requestBody",
-                    json_pack("{s:{s:{s:{s:s}},s:{s:{s:s}}}}", "content", "application/json",
-                              "schema", "type", "object", "application/yaml", "schema", "type",
-                              "string"));
+                json_object_set_new(op, "requestBody",
+                                    json_pack("{s:{s:{s:{s:s}},s:{s:{s:s}}}}", "content",
+                                              "application/json", "schema", "type", "object",
+                                              "application/yaml", "schema", "type", "string"));
             json_object_set_new(item, lower, op);
             dmp_free(id);
         }
@@ -623,8 +621,8 @@ static void h_openapi(dmp_http_req_t *req, dmp_http_resp_t *resp)
         "The dmp data mesh platform API (generated from the server's route tables)", "servers",
         "url", base, "paths", paths, "components", "schemas", "Problem", "type", "object",
         "properties", "type", "type", "string", "title", "type", "string", "status", "type",
-        "integer", "detail", "type", "string", "code", "type", "string", "field", "type",
-        "string", "location", "type", "string");
+        "integer", "detail", "type", "string", "code", "type", "string", "field", "type", "string",
+        "location", "type", "string");
     dmp_free(base);
     dmp_http_reply_json(resp, 200, doc);
 }
@@ -637,11 +635,16 @@ static const char *mime_of(const char *path)
     static const struct {
         const char *ext, *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},     {".svg", "image/svg+xml"},
-        {".json", "application/json"},           {".png", "image/png"},
-        {".ico", "image/x-icon"},                {".woff2", "font/woff2"},
-        {".map", "application/json"},            {".txt", "text/plain; charset=utf-8"},
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".json", "application/json"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".map", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},
     };
     for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
         if (!strcmp(dot, types[i].ext))
@@ -725,9 +728,15 @@ static void h_favicon(dmp_http_req_t *req, dmp_http_resp_t *resp)
 /* The web UI's files and the API description are served without authentication once
  * routes carry flags (the governance issue's DMP_ROUTE_PUBLIC). */
 #ifdef DMP_ROUTE_PUBLIC
-#define PUBLIC_GET(p, f) {.method = "GET", .pattern = p, .fn = f, .flags = DMP_ROUTE_PUBLIC}
+#define PUBLIC_GET(p, f)                                                                           \
+    {                                                                                              \
+        .method = "GET", .pattern = p, .fn = f, .flags = DMP_ROUTE_PUBLIC                          \
+    }
 #else
-#define PUBLIC_GET(p, f) {.method = "GET", .pattern = p, .fn = f}
+#define PUBLIC_GET(p, f)                                                                           \
+    {                                                                                              \
+        .method = "GET", .pattern = p, .fn = f                                                     \
+    }
 #endif
 
 const dmp_http_route_t dmp_http_routes_catalog[] = {

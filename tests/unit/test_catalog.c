@@ -78,9 +78,10 @@ static void reg(dmp_catalog_t *cat, const char *domain, const char *name, const 
         "%s%s%s",
         name, domain, version, name, name, domain, name, vis,
         strcmp(vis, "protected") ? "" : "    allow: [friends]\n",
-        extra_field ? extra_field : "amount", name, input_from ? "inputPorts:\n  - name: in\n"
-                                                               "    port: out\n    product: "
-                                                             : "",
+        extra_field ? extra_field : "amount", name,
+        input_from ? "inputPorts:\n  - name: in\n"
+                     "    port: out\n    product: "
+                   : "",
         input_from ? input_from : "", input_from ? "\n" : "");
     dmp_descriptor_t *d = parse(y);
     dmp_error_t err = {0};
@@ -103,9 +104,8 @@ static int has_match(json_t *result, const char *m)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(result, "matched"), i, v)
-        if (!strcmp(json_string_value(v), m))
-            return 1;
+    json_array_foreach(json_object_get(result, "matched"), i,
+                       v) if (!strcmp(json_string_value(v), m)) return 1;
     return 0;
 }
 
@@ -147,9 +147,9 @@ static void test_search_hostile_text(void **state)
     fixture_t *f = *state;
     reg(f->cat, "shop", "orders", "1.0.0", "public", NULL, "customer_id");
     static const char *const hostile[] = {
-        "\"",        "\"\"\"",         "customer\" OR \"x", "NEAR(a b)", "a AND",  "OR",
-        "*",         "^customer",      "customer*:",         "name:orders", "-x",  "(",
-        "')--",      "col:\"x",        "{name}: orders",     "\xc3",        "ü\"ö", "",
+        "\"",   "\"\"\"",    "customer\" OR \"x", "NEAR(a b)",   "a AND", "OR",
+        "*",    "^customer", "customer*:",        "name:orders", "-x",    "(",
+        "')--", "col:\"x",   "{name}: orders",    "\xc3",        "ü\"ö",  "",
     };
     for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
         json_t *r = search(f->cat, hostile[i]);
@@ -251,8 +251,7 @@ static void test_versions_and_delete(void **state)
     json_decref(e);
     assert_int_equal(dmp_catalog_mark_deleted(f->cat, "shop", "orders", "1.9.0", &err), DMP_OK);
     assert_int_equal(dmp_catalog_mark_deleted(f->cat, "shop", "orders", "1.0.0", &err), DMP_OK);
-    assert_int_equal(dmp_catalog_get(f->cat, NULL, "shop", "orders", NULL, &e, &err),
-                     DMP_NOTFOUND);
+    assert_int_equal(dmp_catalog_get(f->cat, NULL, "shop", "orders", NULL, &e, &err), DMP_NOTFOUND);
     json_t *r = search(f->cat, "customer");
     assert_int_equal(json_array_size(json_object_get(r, "results")), 0);
     json_decref(r);
@@ -290,8 +289,8 @@ static void test_check_inputs(void **state)
         {"x", "friends", "shop/guarded", "out", DMP_OK},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *y = dmp_asprintf(tmpl, cases[i].domain, cases[i].owner, cases[i].product,
-                               cases[i].port);
+        char *y =
+            dmp_asprintf(tmpl, cases[i].domain, cases[i].owner, cases[i].product, cases[i].port);
         dmp_descriptor_t *d = parse(y);
         dmp_error_t err = {0};
         int rc = dmp_catalog_check_inputs(f->cat, d, &err);
@@ -309,9 +308,8 @@ static int has_node(json_t *g, const char *key)
 {
     size_t i;
     json_t *n;
-    json_array_foreach(json_object_get(g, "nodes"), i, n)
-        if (!strcmp(json_string_value(json_object_get(n, "key")), key))
-            return 1;
+    json_array_foreach(json_object_get(g, "nodes"), i,
+                       n) if (!strcmp(json_string_value(json_object_get(n, "key")), key)) return 1;
     return 0;
 }
 
@@ -385,17 +383,16 @@ static void test_exports(void **state)
     assert_non_null(json_object_get(schema, "definitions"));
     json_t *tuple = json_object_get(json_object_get(schema, "properties"), "tuple");
     assert_true(json_is_array(json_object_get(tuple, "items")));
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(tuple, "items"), 1),
-                                          "$ref")),
-        "#/definitions/x");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(tuple, "items"), 1), "$ref")),
+                        "#/definitions/x");
     json_decref(a);
 
     assert_int_equal(dmp_catalog_openapi(f->cat, NULL, "shop", "orders", &o, &oa, &err), DMP_OK);
     assert_string_equal(json_string_value(json_object_get(oa, "openapi")), "3.1.0");
     json_t *paths = json_object_get(oa, "paths");
-    assert_non_null(json_object_get(json_object_get(paths, "/v1/products/shop/orders/ports/out/events"),
-                                    "post"));
+    assert_non_null(json_object_get(
+        json_object_get(paths, "/v1/products/shop/orders/ports/out/events"), "post"));
     assert_non_null(json_object_get(paths, "/v1/products/shop/orders/ports/out/subscribe"));
     json_decref(oa);
     assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "shop", "none", &o, &a, &err),
