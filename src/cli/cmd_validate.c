@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dmp/descriptor.h"
+#include "dmp/policy.h"
 
 /* `-` reads one descriptor from stdin; it has no directory, so schema files are refused. */
 static int load_stdin(dmp_descriptor_t **d, dmp_diags_t *diags, dmp_error_t *err)
@@ -44,21 +45,27 @@ static int load_stdin(dmp_descriptor_t **d, dmp_diags_t *diags, dmp_error_t *err
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: dmp validate [-o json|yaml] FILE...\n\n"
+    fprintf(f, "usage: dmp validate [-o json|yaml] [--policies FILE] FILE...\n\n"
                "Checks data product descriptors (YAML or JSON) offline: syntax, required\n"
-               "fields, types, names, references. Schema files named by a descriptor are\n"
-               "read relative to its directory. FILE '-' reads standard input.\n"
-               "The rules are in docs/descriptor.md.\n\n"
+               "fields, types, names, references, then the governance policies: the\n"
+               "default set that ships with dmp, plus a global policy file if given.\n"
+               "Policy errors make a file invalid; warnings are shown. Schema files named\n"
+               "by a descriptor are read relative to its directory. FILE '-' reads\n"
+               "standard input. The rules are in docs/descriptor.md and docs/policies.md.\n\n"
                "options:\n"
-               "  -o, --output FMT  print the findings as json or yaml on stdout\n"
-               "  -q, --quiet       print nothing for valid files\n"
-               "  -h, --help        show this help\n\n"
-               "exit: 0 all valid, 1 some invalid, 64 usage, 65 a file cannot be read\n");
+               "  -o, --output FMT     print the findings as json or yaml on stdout\n"
+               "  -p, --policies FILE  a global policy file on top of the default set\n"
+               "      --no-policies    check the descriptor rules only\n"
+               "  -q, --quiet          print nothing for valid files\n"
+               "  -h, --help           show this help\n\n"
+               "exit: 0 all valid, 1 some invalid, 64 usage, 65 a file (or the policy\n"
+               "file) cannot be read or used\n");
 }
 
 int dmp_cmd_validate(int argc, char **argv)
 {
-    int fmt = DMP_OUT_TEXT, quiet = 0;
+    int fmt = DMP_OUT_TEXT, quiet = 0, use_policies = 1;
+    const char *policy_file = NULL;
     int first = 1;
     for (; first < argc; first++) {
         const char *a = argv[first];
@@ -83,6 +90,15 @@ int dmp_cmd_validate(int argc, char **argv)
             if (fmt != DMP_OUT_JSON && fmt != DMP_OUT_YAML && fmt != DMP_OUT_TEXT)
                 return dmp_cli_fail(DMP_EXIT_USAGE, "validate",
                                     "unknown output format '%s' (use json or yaml)", v);
+        } else if (!strcmp(a, "--no-policies")) {
+            use_policies = 0;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--policies") ||
+                   !strncmp(a, "--policies=", 11)) {
+            policy_file = !strncmp(a, "--policies=", 11) ? a + 11
+                          : first + 1 < argc             ? argv[++first]
+                                                         : NULL;
+            if (policy_file == NULL || *policy_file == '\0')
+                return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "%s needs a policy FILE", a);
         } else if (!strcmp(a, "--")) {
             first++;
             break;
@@ -98,6 +114,29 @@ int dmp_cmd_validate(int argc, char **argv)
         return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "no file given");
     }
 
+    dmp_policy_set_t *set = NULL;
+    if (use_policies) {
+        dmp_error_t perr = {0};
+        dmp_diags_t pdiags = {0};
+        int prc = dmp_policy_set_new(0, &set, &perr);
+        if (prc == DMP_OK && policy_file != NULL) {
+            dmp_policy_t *pol = NULL;
+            prc = dmp_policy_load(policy_file, &pol, &pdiags, &perr);
+            if (prc == DMP_OK)
+                prc = dmp_policy_set_global(set, pol, &perr);
+        }
+        for (size_t k = 0; k < pdiags.n; k++) {
+            char *line = dmp_diag_format(&pdiags.v[k]);
+            fprintf(stderr, "%s\n", line);
+            dmp_free(line);
+        }
+        dmp_diags_free(&pdiags);
+        if (prc != DMP_OK) {
+            dmp_policy_set_free(set);
+            return dmp_cli_fail(DMP_EXIT_DATAERR, "validate", "policies: %s", perr.msg);
+        }
+    }
+
     int color = dmp_cli_color(stderr);
     const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "";
     const char *bold = color ? "\033[1m" : "", *reset = color ? "\033[0m" : "";
@@ -110,6 +149,8 @@ int dmp_cmd_validate(int argc, char **argv)
         int rc = !strcmp(argv[i], "-") ? load_stdin(&d, &diags, &err)
                                        : dmp_descriptor_load(argv[i], &d, &diags, &err);
         int unreadable = rc == DMP_IO || rc == DMP_NOTFOUND;
+        if (rc == DMP_OK && set != NULL)
+            rc = dmp_policy_evaluate(set, d, NULL, &diags, &err);
         int valid = rc == DMP_OK;
         if (valid)
             n_valid++;
@@ -162,6 +203,7 @@ int dmp_cmd_validate(int argc, char **argv)
         json_decref(root);
     }
     json_decref(files);
+    dmp_policy_set_free(set);
     if (n_unreadable)
         return DMP_EXIT_DATAERR;
     return n_invalid ? DMP_EXIT_FAIL : DMP_EXIT_OK;
