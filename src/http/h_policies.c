@@ -43,9 +43,27 @@ static void reply_put_error(dmp_http_resp_t *resp, const dmp_diags_t *diags,
     resp->content_type = "application/problem+json";
 }
 
+/* A domain path parameter: dot-separated names of [a-z0-9_-], no empty segment (so no
+ * "..", "/", NUL or encoded slash can reach the policy files). Replies 400 otherwise. */
+static int domain_ok(dmp_http_resp_t *resp, const char *domain)
+{
+    if (domain == NULL)
+        return 1;
+    size_t n = strlen(domain);
+    int ok = n > 0 && n <= 255 && domain[0] != '.' && domain[n - 1] != '.' &&
+             strstr(domain, "..") == NULL &&
+             strspn(domain, "abcdefghijklmnopqrstuvwxyz0123456789_-.") == n;
+    if (!ok)
+        dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                               "domain must be a dot path of names of lower-case letters, digits, "
+                               "'_' and '-'",
+                               "domain", NULL);
+    return ok;
+}
+
 static void get_layer(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *domain)
 {
-    if (!have_gov(req, resp))
+    if (!have_gov(req, resp) || !domain_ok(resp, domain))
         return;
     if (req->principal == NULL) {
         dmp_http_reply_problem(resp, 401, "DMP_UNAUTHENTICATED", "authentication required",
@@ -58,7 +76,7 @@ static void get_layer(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *do
 static void put_layer(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *domain,
                       int remove)
 {
-    if (!have_gov(req, resp) || !may_change(req, resp, domain))
+    if (!have_gov(req, resp) || !domain_ok(resp, domain) || !may_change(req, resp, domain))
         return;
     if (!remove && req->body_len == 0) {
         dmp_http_reply_problem(resp, 400, "DMP_INVALID",

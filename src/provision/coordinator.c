@@ -1049,6 +1049,14 @@ int dmp_provision_report_secret(dmp_provision_t *pr, const dmp_product_key_t *ke
     pthread_mutex_lock(&pr->lock);
     prov_job_t *job = job_find(pr, key);
     ssize_t i = job != NULL ? dmp_provision_find_resource(job->desc, resource) : -1;
+    if (i < 0 && secret != NULL) {
+        /* nothing awaits a report, so no callback token is valid: say no more than that */
+        rc = DMP_ERR(err, DMP_UNAUTHENTICATED,
+                     "the report for resource '%s' of product %s/%s version %s does not carry "
+                     "the callback token of a pending request",
+                     resource, key->domain, key->name, key->version);
+        goto out;
+    }
     if (i < 0) {
         json_t *cur = NULL;
         dmp_error_t e2 = {0};
