@@ -84,6 +84,11 @@ DMP_EXPORT int dmp_catalog_get(dmp_catalog_t *cat, const char *caller, const cha
                                const char *name, const char *version, json_t **out,
                                dmp_error_t *err);
 
+/* The current live entry alone (no "versions", no visibility check): for access checks,
+ * which need the ACL fields and must not recurse into dmp_catalog_may_see. */
+DMP_EXPORT int dmp_catalog_current(dmp_catalog_t *cat, const char *domain, const char *name,
+                                   json_t **out, dmp_error_t *err);
+
 /* [{"version","id","registered","source","deleted","status"}], newest first. */
 DMP_EXPORT int dmp_catalog_versions(dmp_catalog_t *cat, const char *caller, const char *domain,
                                     const char *name, json_t **out, dmp_error_t *err);

@@ -676,6 +676,16 @@ int dmp_catalog_get(dmp_catalog_t *cat, const char *caller, const char *domain, 
     return DMP_OK;
 }
 
+int dmp_catalog_current(dmp_catalog_t *cat, const char *domain, const char *name, json_t **out,
+                        dmp_error_t *err)
+{
+    *out = NULL;
+    pthread_mutex_lock(&cat->mu);
+    int rc = cat->be->ops->get(cat->be, domain, name, NULL, out, err);
+    pthread_mutex_unlock(&cat->mu);
+    return rc;
+}
+
 int dmp_catalog_versions(dmp_catalog_t *cat, const char *caller, const char *domain,
                          const char *name, json_t **out, dmp_error_t *err)
 {
