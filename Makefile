@@ -40,6 +40,9 @@ test:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@echo "conformance suites (../shared/testsuites):"
+	@grep -hE '^(CESQL TCK|json-parsing|json-schema draft2020-12|jsonpath cts|yaml suite|descriptor cases):' \
+		$(BUILD)/Testing/Temporary/LastTest.log | sed 's/^/  /'
 	@$(MAKE) --no-print-directory asan
 
 asan:
