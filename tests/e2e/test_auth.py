@@ -141,8 +141,8 @@ def test_deploy_delete_authorization_and_accesses():
     eq(w.req("GET", path + "?limit=0", w.admin).status, 400, "bad limit")
     eq(w.req("GET", "/v1/products/test_domain/nope/accesses", w.admin).status, 404, "unknown")
     # the owner may delete: 202, or 409 while the product is still in transit (the example
-    # provisioner has no token, so its report back is refused and the resource stays
-    # CREATING) -- either way authorization let it through
+    # provisioner reports back with its callback token, which may not have arrived yet) --
+    # either way authorization let it through
     st = w.req("DELETE", "/v1/dataproduct", w.owner, key).status
     assert st in (202, 409), "delete by the owner: %s" % st
     # the audit file has JSON lines
