@@ -178,3 +178,48 @@ char *dmp_client_escape(const char *s)
     }
     return dmp_buf_steal(&b);
 }
+
+int dmp_client_get_json(const dmp_client_opts_t *o, const char *cmd, const char *path,
+                        json_t **out)
+{
+    long status = 0;
+    dmp_error_t err = {0};
+    *out = NULL;
+    if (dmp_client_call(o, "GET", path, NULL, 0, NULL, &status, out, &err) != DMP_OK)
+        return dmp_client_fail_call(cmd, o, &err);
+    if (status / 100 != 2) {
+        int code = dmp_client_report_problem(cmd, status, *out);
+        json_decref(*out);
+        *out = NULL;
+        return code;
+    }
+    if (*out == NULL)
+        return dmp_cli_fail(DMP_EXIT_FAIL, cmd, "the server sent no JSON");
+    return DMP_EXIT_OK;
+}
+
+int dmp_client_product_path(const char *cmd, const char *product, const char *prefix,
+                            dmp_buf_t *out)
+{
+    const char *slash = product ? strrchr(product, '/') : NULL;
+    if (slash == NULL || slash == product || slash[1] == '\0')
+        return dmp_cli_fail(DMP_EXIT_USAGE, cmd, "PRODUCT '%s' is not DOMAIN/NAME (see --help)",
+                            product ? product : "");
+    char *domain = dmp_strndup(product, (size_t)(slash - product));
+    char *ed = dmp_client_escape(domain), *en = dmp_client_escape(slash + 1);
+    dmp_buf_printf(out, "%s/%s/%s", prefix, ed, en);
+    dmp_free(domain);
+    dmp_free(ed);
+    dmp_free(en);
+    return 0;
+}
+
+void dmp_client_add_query(dmp_buf_t *path, char *sep, const char *name, const char *value)
+{
+    if (value == NULL)
+        return;
+    char *e = dmp_client_escape(value);
+    dmp_buf_printf(path, "%c%s=%s", *sep, name, e);
+    *sep = '&';
+    dmp_free(e);
+}

@@ -41,4 +41,18 @@ int dmp_client_fail_call(const char *cmd, const dmp_client_opts_t *o, const dmp_
 /* Percent-encodes one path segment into a new string. */
 char *dmp_client_escape(const char *s);
 
+/* GETs 'path' and parses the JSON reply into *out (caller decrefs). Reports a problem
+ * reply or a transport failure itself; returns the exit code. */
+int dmp_client_get_json(const dmp_client_opts_t *o, const char *cmd, const char *path,
+                        json_t **out);
+
+/* Appends "<prefix>/<domain>/<name>" to 'out', escaped, from a "DOMAIN/NAME" argument
+ * (the domain is a dot path, so the last '/' splits). On a malformed argument prints a
+ * usage message and returns DMP_EXIT_USAGE; else 0. */
+int dmp_client_product_path(const char *cmd, const char *product, const char *prefix,
+                            dmp_buf_t *out);
+
+/* Appends "?name=value" (or "&..." once *sep is '&'), escaped; nothing when value is NULL. */
+void dmp_client_add_query(dmp_buf_t *path, char *sep, const char *name, const char *value);
+
 #endif

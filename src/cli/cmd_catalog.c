@@ -35,35 +35,6 @@ static const char *take_opt(int *argc, char **argv, const char *name)
     return NULL;
 }
 
-static void add_query(dmp_buf_t *b, char *sep, const char *name, const char *val)
-{
-    if (val == NULL)
-        return;
-    char *e = dmp_client_escape(val);
-    dmp_buf_printf(b, "%c%s=%s", *sep, name, e);
-    *sep = '&';
-    dmp_free(e);
-}
-
-/* Calls GET path; on success *out holds the reply. Returns an exit code. */
-static int get_json(const dmp_client_opts_t *o, const char *cmd, const char *path, json_t **out)
-{
-    long status = 0;
-    dmp_error_t err = {0};
-    *out = NULL;
-    if (dmp_client_call(o, "GET", path, NULL, 0, NULL, &status, out, &err) != DMP_OK)
-        return dmp_client_fail_call(cmd, o, &err);
-    if (status / 100 != 2) {
-        int code = dmp_client_report_problem(cmd, status, *out);
-        json_decref(*out);
-        *out = NULL;
-        return code;
-    }
-    if (*out == NULL)
-        return dmp_cli_fail(DMP_EXIT_FAIL, cmd, "the server sent no JSON");
-    return DMP_EXIT_OK;
-}
-
 int dmp_cmd_search(int argc, char **argv)
 {
     static const char usage[] =
@@ -99,15 +70,15 @@ int dmp_cmd_search(int argc, char **argv)
     dmp_buf_t path = DMP_BUF_INIT;
     dmp_buf_puts(&path, "/v1/search");
     char sep = '?';
-    add_query(&path, &sep, "q", text.data);
-    add_query(&path, &sep, "domain", domain);
-    add_query(&path, &sep, "tag", tag);
-    add_query(&path, &sep, "owner", owner);
-    add_query(&path, &sep, "type", type);
-    add_query(&path, &sep, "limit", limit);
-    add_query(&path, &sep, "cursor", cursor);
+    dmp_client_add_query(&path, &sep, "q", text.data);
+    dmp_client_add_query(&path, &sep, "domain", domain);
+    dmp_client_add_query(&path, &sep, "tag", tag);
+    dmp_client_add_query(&path, &sep, "owner", owner);
+    dmp_client_add_query(&path, &sep, "type", type);
+    dmp_client_add_query(&path, &sep, "limit", limit);
+    dmp_client_add_query(&path, &sep, "cursor", cursor);
     json_t *res = NULL;
-    code = get_json(&o, "search", path.data, &res);
+    code = dmp_client_get_json(&o, "search", path.data, &res);
     if (code == DMP_EXIT_OK) {
         json_t *results = json_object_get(res, "results");
         if (o.output == DMP_OUT_JSON) {
@@ -192,18 +163,16 @@ int dmp_cmd_lineage(int argc, char **argv)
     if (depth && (atoi(depth) < 1 || strspn(depth, "0123456789") != strlen(depth)))
         return dmp_cli_fail(DMP_EXIT_USAGE, "lineage", "--depth '%s' is not a positive number",
                             depth);
-    const char *slash = o.nargs == 1 ? strrchr(o.args[0], '/') : NULL;
-    if (slash == NULL || slash == o.args[0] || slash[1] == '\0')
+    if (o.nargs != 1)
         return dmp_cli_fail(DMP_EXIT_USAGE, "lineage", "expected DOMAIN/NAME (see --help)");
-    char *domain = dmp_strndup(o.args[0], (size_t)(slash - o.args[0]));
-    char *ed = dmp_client_escape(domain), *en = dmp_client_escape(slash + 1);
     dmp_buf_t path = DMP_BUF_INIT;
-    dmp_buf_printf(&path, "/v1/lineage/%s/%s", ed, en);
+    if ((code = dmp_client_product_path("lineage", o.args[0], "/v1/lineage", &path)) != 0)
+        return code;
     char sep = '?';
-    add_query(&path, &sep, "direction", dir);
-    add_query(&path, &sep, "depth", depth);
+    dmp_client_add_query(&path, &sep, "direction", dir);
+    dmp_client_add_query(&path, &sep, "depth", depth);
     json_t *res = NULL;
-    code = get_json(&o, "lineage", path.data, &res);
+    code = dmp_client_get_json(&o, "lineage", path.data, &res);
     if (code == DMP_EXIT_OK) {
         if (dot) {
             char *s = dmp_catalog_lineage_dot(res);
@@ -233,9 +202,6 @@ int dmp_cmd_lineage(int argc, char **argv)
     }
     json_decref(res);
     dmp_buf_free(&path);
-    dmp_free(domain);
-    dmp_free(ed);
-    dmp_free(en);
     return code;
 }
 

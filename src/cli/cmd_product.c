@@ -200,22 +200,6 @@ static char *state_path(const char *env, const char *domain, const char *name,
     return p;
 }
 
-static int fetch_state(const dmp_client_opts_t *o, const char *cmd, const char *path,
-                       json_t **state)
-{
-    long status;
-    dmp_error_t err = {0};
-    if (dmp_client_call(o, "GET", path, NULL, 0, NULL, &status, state, &err) != DMP_OK)
-        return dmp_client_fail_call(cmd, o, &err);
-    if (status >= 400) {
-        int code = dmp_client_report_problem(cmd, status, *state);
-        json_decref(*state);
-        *state = NULL;
-        return code;
-    }
-    return DMP_EXIT_OK;
-}
-
 static int state_in_transit(json_t *st)
 {
     size_t i;
@@ -261,7 +245,7 @@ static int wait_state(const dmp_client_opts_t *o, const char *cmd, const char *p
     int tty = isatty(fileno(stderr));
     for (;;) {
         json_t *st = NULL;
-        int code = fetch_state(o, cmd, path, &st);
+        int code = dmp_client_get_json(o, cmd, path, &st);
         if (code != DMP_EXIT_OK) {
             json_decref(prev);
             return code;
@@ -473,7 +457,7 @@ int dmp_cmd_status(int argc, char **argv)
         return code;
     char *path = state_path(parts[0], parts[1], parts[2], parts[3]);
     json_t *st = NULL;
-    code = fetch_state(&o, "status", path, &st);
+    code = dmp_client_get_json(&o, "status", path, &st);
     if (code == DMP_EXIT_OK) {
         if (o.output == DMP_OUT_JSON || o.output == DMP_OUT_YAML)
             print_value(o.output, st);
@@ -500,7 +484,7 @@ int dmp_cmd_list(int argc, char **argv)
     if (o.nargs != 0)
         return dmp_cli_fail(DMP_EXIT_USAGE, "list", "takes no arguments (see --help)");
     json_t *res = NULL;
-    code = fetch_state(&o, "list", "/v1/products", &res);
+    code = dmp_client_get_json(&o, "list", "/v1/products", &res);
     if (code != DMP_EXIT_OK)
         return code;
     json_t *list = json_object_get(res, "products");
@@ -538,27 +522,16 @@ int dmp_cmd_get(int argc, char **argv)
     int code = dmp_client_parse("get", argc, argv, &o, usage);
     if (code || o.help)
         return code;
-    const char *slash = o.nargs == 1 ? strrchr(o.args[0], '/') : NULL;
-    if (slash == NULL || slash == o.args[0] || slash[1] == '\0')
+    if (o.nargs != 1)
         return dmp_cli_fail(DMP_EXIT_USAGE, "get", "expected DOMAIN/NAME (see --help)");
-    char *domain = dmp_strndup(o.args[0], (size_t)(slash - o.args[0]));
-    char *ed = dmp_client_escape(domain), *en = dmp_client_escape(slash + 1);
     dmp_buf_t path = DMP_BUF_INIT;
-    dmp_buf_printf(&path, "/v1/products/%s/%s", ed, en);
+    if ((code = dmp_client_product_path("get", o.args[0], "/v1/products", &path)) != 0)
+        return code;
     char sep = '?';
-    if (o.version) {
-        char *v = dmp_client_escape(o.version);
-        dmp_buf_printf(&path, "%cversion=%s", sep, v);
-        sep = '&';
-        dmp_free(v);
-    }
-    if (o.environment) {
-        char *v = dmp_client_escape(o.environment);
-        dmp_buf_printf(&path, "%cenvironment=%s", sep, v);
-        dmp_free(v);
-    }
+    dmp_client_add_query(&path, &sep, "version", o.version);
+    dmp_client_add_query(&path, &sep, "environment", o.environment);
     json_t *res = NULL;
-    code = fetch_state(&o, "get", path.data, &res);
+    code = dmp_client_get_json(&o, "get", path.data, &res);
     if (code == DMP_EXIT_OK) {
         if (o.output == DMP_OUT_JSON)
             dmp_cli_print_json(res);
@@ -567,8 +540,5 @@ int dmp_cmd_get(int argc, char **argv)
     }
     json_decref(res);
     dmp_buf_free(&path);
-    dmp_free(domain);
-    dmp_free(ed);
-    dmp_free(en);
     return code;
 }

@@ -42,23 +42,18 @@ static const char tail_usage[] =
     "  -h, --help             this help\n\n"
     "exit codes: 0 ok, 1 the server refused, 64 usage, 69 server unreachable\n";
 
-/* "domain/name" -> escaped "/v1/products/<d>/<n>/ports/<p>" */
+/* "domain/name" -> escaped "/v1/products/<d>/<n>/ports/<p>"; NULL on a bad PRODUCT. */
 static char *port_path(const char *cmd, const char *product, const char *port)
 {
-    const char *slash = strchr(product, '/');
-    if (slash == NULL || slash == product || slash[1] == '\0' || strchr(slash + 1, '/')) {
-        fprintf(stderr, "dmp %s: PRODUCT '%s' is not DOMAIN/NAME\n", cmd, product);
+    dmp_buf_t b = DMP_BUF_INIT;
+    if (dmp_client_product_path(cmd, product, "/v1/products", &b) != 0) {
+        dmp_buf_free(&b);
         return NULL;
     }
-    char *dom = dmp_strndup(product, (size_t)(slash - product));
-    char *d = dmp_client_escape(dom), *n = dmp_client_escape(slash + 1),
-         *p = dmp_client_escape(port);
-    char *path = dmp_asprintf("/v1/products/%s/%s/ports/%s", d, n, p);
-    dmp_free(dom);
-    dmp_free(d);
-    dmp_free(n);
+    char *p = dmp_client_escape(port);
+    dmp_buf_printf(&b, "/ports/%s", p);
     dmp_free(p);
-    return path;
+    return dmp_buf_steal(&b);
 }
 
 static int read_input(const char *file, char **out, size_t *len)
