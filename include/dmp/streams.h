@@ -184,6 +184,10 @@ typedef struct dmp_streams_access {
 DMP_EXPORT void dmp_streams_set_access(dmp_streams_t *st, const dmp_streams_access_t *a);
 /* A deep copy of the port's metadata (with its schema and ACL members). */
 DMP_EXPORT json_t *dmp_streams_port_meta(dmp_stream_port_t *p);
+/* The same, borrowed: valid while the caller holds 'p' (a port object never changes;
+ * an update swaps in a new one). Members for access checks: domain, product_owner,
+ * product_tags, owner, allow, visibility, tags, schema. */
+DMP_EXPORT const json_t *dmp_streams_port_meta_ref(const dmp_stream_port_t *p);
 /* Masks one stored record with 'mask': 1 and *tmp (payload in *owned, dmp_free it) when it
  * rewrote the event, 0 when the record stays as it is. */
 struct dmp_channel_rec;

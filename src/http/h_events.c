@@ -65,33 +65,28 @@ static const char *jstr(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* The ACL of a port from its metadata ({"environment","domain","product","port","owner",
- * "allow","visibility"}): the product's stored descriptor (the newest version; a PUT
- * updates it in place) when there is one, otherwise the port's own metadata. */
-static int port_acl(const dmp_services_t *svc, const json_t *meta, dmp_acl_t *acl)
+/* The ACL of a port from its metadata: the port's owner, allow, visibility and tags, and
+ * the product's owner and tags, which the dmp-log provisioner records at every create and
+ * ACL update (a PUT swaps in a new port object). No store lookup on the request path. */
+static int port_acl(const json_t *meta, dmp_acl_t *acl)
 {
-    const char *domain = jstr(meta, "domain"), *name = jstr(meta, "product");
     const char *port = jstr(meta, "port");
-    json_t *got = NULL;
-    int rc = DMP_NOTFOUND;
-    if (svc->prov != NULL && domain != NULL && name != NULL &&
-        dmp_provision_get(svc->prov, jstr(meta, "environment"), domain, name, NULL, &got, NULL) ==
-            DMP_OK) {
-        json_t *doc = json_object_get(got, "descriptor");
-        if (json_is_object(doc))
-            rc = dmp_acl_from_json(doc, port, acl, NULL);
-    }
-    json_decref(got);
-    if (rc == DMP_OK)
-        return rc;
     json_t *pt = json_object();
-    static const char *const keep[] = {"name", "owner", "allow", "visibility", "tags"};
+    static const char *const keep[] = {"owner", "allow", "visibility", "tags"};
     json_object_set_new(pt, "name", json_string(port ? port : ""));
-    for (size_t i = 1; i < sizeof(keep) / sizeof(keep[0]); i++)
-        if (json_object_get(meta, keep[i]) != NULL && !json_is_null(json_object_get(meta, keep[i])))
-            json_object_set(pt, keep[i], json_object_get(meta, keep[i]));
-    json_t *doc = json_pack("{s:s, s:[o]}", "domain", domain ? domain : "", "outputPorts", pt);
-    rc = dmp_acl_from_json(doc, port, acl, NULL);
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(meta, keep[i]);
+        if (v != NULL && !json_is_null(v))
+            json_object_set(pt, keep[i], v);
+    }
+    json_t *doc = json_pack("{s:s, s:[o]}", "domain", jstr(meta, "domain") ? jstr(meta, "domain")
+                                                                            : "",
+                            "outputPorts", pt);
+    if (jstr(meta, "product_owner") != NULL)
+        json_object_set(doc, "owner", json_object_get(meta, "product_owner"));
+    if (json_is_array(json_object_get(meta, "product_tags")))
+        json_object_set(doc, "tags", json_object_get(meta, "product_tags"));
+    int rc = dmp_acl_from_json(doc, port, acl, NULL);
     json_decref(doc);
     return rc;
 }
@@ -121,17 +116,17 @@ static void view_free(void *ud)
 static port_view_t *view_new(const dmp_services_t *svc, const dmp_principal_t *who,
                              dmp_stream_port_t *p)
 {
-    json_t *meta = dmp_streams_port_meta(p);
+    const json_t *meta = dmp_streams_port_meta_ref(p);
     port_view_t *v = dmp_calloc(1, sizeof(*v));
-    if (port_acl(svc, meta, &v->acl) != DMP_OK) {
-        json_decref(meta);
+    if (port_acl(meta, &v->acl) != DMP_OK) {
         dmp_free(v);
         return NULL;
     }
+    /* The schema is shared, read-only, with the port object (p is held by the caller;
+     * the view keeps its own reference for requests that outlive it). */
     json_t *schema = json_object_get(meta, "schema");
     if (json_is_object(schema) || json_is_boolean(schema))
         v->schema = json_incref(schema);
-    json_decref(meta);
     v->who = who ? dmp_principal_dup(who) : NULL;
     static const dmp_mask_policy_t redact = {DMP_MASK_REDACT, NULL, 0};
     v->pol = svc->mask ? *svc->mask : redact;
@@ -651,7 +646,7 @@ static void h_streams(dmp_http_req_t *req, dmp_http_resp_t *resp)
     json_array_foreach(all, i, d)
     {
         dmp_acl_t acl = {0};
-        if (port_acl(req->svc, d, &acl) == DMP_OK &&
+        if (port_acl(d, &acl) == DMP_OK &&
             dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK)
             json_array_append(out, d);
         dmp_acl_fini(&acl);

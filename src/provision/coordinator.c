@@ -678,6 +678,12 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const j
         if ((rc = pr->store->ops->resource_list(pr->store, &k, &recs, &n_recs, err)) != DMP_OK)
             goto out;
         int any_create = 0, any_update = 0;
+        /* The product's owner is part of every resource's effective ACL: a change to it
+         * is an ACL update of each resource, so provisioners (and the stream ports'
+         * access data) see it. */
+        json_t *po = json_object_get(rec.descriptor, "owner"), *pn = json_object_get(doc, "owner");
+        int product_owner_changed = !(po == NULL && pn == NULL) &&
+                                    (po == NULL || pn == NULL || !json_equal(po, pn));
         for (size_t i = 0; i < n; i++) {
             const dmp_resource_t *res = &desc->resources[i];
             const dmp_resource_rec_t *rr = NULL;
@@ -695,6 +701,8 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const j
                     (ov == NULL || nv == NULL || !json_equal(ov, nv)))
                     json_array_append_new(changes[i], json_string(acl[f]));
             }
+            if (product_owner_changed)
+                json_array_append_new(changes[i], json_string("owner (product)"));
             p->state[i] = st;
             if (st == DMP_STATE_CREATED)
                 p->action[i] = json_array_size(changes[i]) ? DMP_OP_UPDATE : ACTION_NONE;

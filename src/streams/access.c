@@ -76,6 +76,11 @@ json_t *dmp_streams_port_meta(dmp_stream_port_t *p)
     return json_deep_copy(p->meta);
 }
 
+const json_t *dmp_streams_port_meta_ref(const dmp_stream_port_t *p)
+{
+    return p->meta;
+}
+
 int dmp_streams_mask_record(dmp_streams_mask_fn mask, void *mask_ud, const dmp_channel_rec_t *rec,
                             dmp_channel_rec_t *tmp, char **owned)
 {

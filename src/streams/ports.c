@@ -514,16 +514,22 @@ static json_t *build_meta(const dmp_prov_request_t *req, const char *channel, co
     char *deftype = NULL;
     if (type == NULL)
         type = deftype = dmp_asprintf("%s.%s.%s", desc->domain, desc->name, res->name);
+    json_t *ptags = json_array(), *rtags = json_array();
+    for (size_t t = 0; t < desc->tags.n; t++)
+        json_array_append_new(ptags, json_string(desc->tags.v[t]));
+    for (size_t t = 0; t < res->tags.n; t++)
+        json_array_append_new(rtags, json_string(res->tags.v[t]));
     json_t *m = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:{s:I, s:I, s:O?}, s:O?, s:o, "
-        "s:s, s:I}",
+        "s:s, s:I, s:s?, s:o, s:o}",
         "environment", req->key->environment, "domain", req->key->domain, "product", req->key->name,
         "port", res->name, "product_id", desc->id, "channel", channel, "visibility",
         dmp_visibility_name(dmp_resource_visibility(res)), "source", desc->id, "owner", res->owner,
         "allow", allow, "retention", "ms", (json_int_t)res->retention_ms, "bytes",
         (json_int_t)res->retention_bytes, "declared", res->retention, "schema", res->schema,
         "versions", versions, "type", type, "created",
-        (json_int_t)(old ? json_integer_value(json_object_get(old, "created")) : dmp_now_ms()));
+        (json_int_t)(old ? json_integer_value(json_object_get(old, "created")) : dmp_now_ms()),
+        "product_owner", desc->owner, "product_tags", ptags, "tags", rtags);
     dmp_free(deftype);
     return m;
 }
