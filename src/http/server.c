@@ -1,17 +1,33 @@
 /* server.c -- libmicrohttpd glue: accepts requests, enforces the body limit and
  * content checks, dispatches to the route table, writes one log line per request.
  *
- * Thread model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), capped
- * by connection_limit, so handlers may block. Slow clients are cut by the
- * per-connection timeout. Nothing here knows about stores or logs. */
+ * Thread model: libmicrohttpd's epoll loop on a pool of SERVER_THREADS threads
+ * (MHD_USE_EPOLL_INTERNAL_THREAD, MHD_ALLOW_SUSPEND_RESUME). Every handler runs on a
+ * fiber (a ucontext with its own stack) of the connection's thread. A handler that must
+ * wait for a group commit (src/streams/ingest.c) parks its fiber instead of blocking the
+ * thread: the connection is suspended, the group-commit thread wakes the fiber after the
+ * fdatasync, the connection is resumed and the fiber runs on to its reply. So 64 clients
+ * waiting for one fdatasync cost no thread and no context switch each. Other handlers run
+ * to completion on the loop thread (they must not wait on other requests). Streaming
+ * responses (SSE) have a blocking producer: it runs on a pump thread of its own that fills
+ * a buffer the loop drains, suspending the connection while the buffer is empty.
+ * Slow clients are cut by the per-connection timeout. Nothing here knows about stores or
+ * logs. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <ucontext.h>
 
 #include "dmp/auth.h"
 #include "http/http_int.h"
+
+/* Loop threads: one per core of the 2-core target; handlers that wait park (see above). */
+#define SERVER_THREADS 2
 
 struct dmp_http_server {
     struct MHD_Daemon *d;
@@ -19,10 +35,19 @@ struct dmp_http_server {
     dmp_services_t svc;
     int port;
     volatile int ready;
+    /* Shutdown: libmicrohttpd must not be stopped with a suspended connection. */
+    pthread_mutex_t mu;
+    int stopping;            /* no new suspension; pumps end their streams */
+    int n_susp;              /* connections suspended by us and not yet called back */
+    struct pump *pumps;      /* live streaming responses */
 };
 
 /* Per-request state, kept in MHD's con_cls between callbacks. */
+typedef struct fiber fiber_t;
+
 typedef struct req_ctx {
+    dmp_http_server_t *srv;
+    fiber_t *fiber; /* the handler's fiber, once the body is complete */
     dmp_buf_t body;
     int too_big;
     int status;
@@ -233,29 +258,175 @@ static int json_stdout_safe(char *s)
     return 0;
 }
 
-typedef struct stream_ctx {
+/* ---- streaming responses: a pump thread runs the blocking producer
+ *
+ * The loop thread must never block, but a response's producer (resp->stream, e.g. SSE
+ * waiting for new events) may. The pump thread calls it and appends what it returns to a
+ * bounded buffer; the content reader hands the buffer to libmicrohttpd, and when it is
+ * empty suspends the connection until the pump resumes it. Whoever drops the last of the
+ * two references (pump thread, response) frees the producer. */
+
+#define PUMP_CAP (64 * 1024)
+
+typedef struct pump {
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* room in the buffer, or closed */
     long (*fn)(void *ud, char *buf, size_t max);
     void *ud;
     void (*free_fn)(void *ud);
-} stream_ctx_t;
+    struct MHD_Connection *conn;
+    char buf[PUMP_CAP];
+    size_t len;
+    int end;       /* -1 end of stream, -2 drop the connection (after the buffered bytes) */
+    int closed;    /* the response is gone: stop */
+    int suspended; /* the reader suspended the connection for want of bytes */
+    int in_susp;   /* suspended and not yet called back (counted in srv->n_susp) */
+    int refs;
+    dmp_http_server_t *srv;
+    struct pump *next, **prev; /* in srv->pumps while the response lives */
+} pump_t;
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+static void pump_unref(pump_t *p)
 {
-    stream_ctx_t *s = cls;
-    long n = s->fn(s->ud, buf, max);
-    if (n == -1)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (n < 0)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    return (ssize_t)n;
+    pthread_mutex_lock(&p->mu);
+    int last = --p->refs == 0;
+    pthread_mutex_unlock(&p->mu);
+    if (!last)
+        return;
+    if (p->free_fn)
+        p->free_fn(p->ud);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cond);
+    dmp_free(p);
 }
 
-static void stream_done(void *cls)
+static void pump_resume(pump_t *p)
 {
-    stream_ctx_t *s = cls;
-    if (s->free_fn)
-        s->free_fn(s->ud);
-    dmp_free(s);
+    if (p->suspended) {
+        p->suspended = 0;
+        MHD_resume_connection(p->conn);
+    }
+}
+
+static void *pump_main(void *arg)
+{
+    pump_t *p = arg;
+    char *tmp = dmp_malloc(PUMP_CAP);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->closed && p->len == PUMP_CAP)
+            pthread_cond_wait(&p->cond, &p->mu);
+        size_t room = PUMP_CAP - p->len;
+        int closed = p->closed;
+        pthread_mutex_unlock(&p->mu);
+        if (closed)
+            break;
+        long n = p->fn(p->ud, tmp, room);
+        pthread_mutex_lock(&p->mu);
+        if (n > 0) {
+            memcpy(p->buf + p->len, tmp, (size_t)n);
+            p->len += (size_t)n;
+        } else {
+            p->end = n == -1 ? -1 : -2;
+        }
+        if (!p->closed)
+            pump_resume(p);
+        int stop = p->end != 0 || p->closed;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+    }
+    dmp_free(tmp);
+    pump_unref(p);
+    return NULL;
+}
+
+/* Lock order everywhere: srv->mu before a pump's or a fiber's mu. */
+static ssize_t pump_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    pump_t *p = cls;
+    dmp_http_server_t *srv = p->srv;
+    pthread_mutex_lock(&srv->mu);
+    pthread_mutex_lock(&p->mu);
+    if (p->in_susp) {
+        p->in_susp = 0;
+        srv->n_susp--;
+    }
+    ssize_t ret;
+    if (p->len > 0) {
+        size_t n = p->len < max ? p->len : max;
+        memcpy(buf, p->buf, n);
+        memmove(p->buf, p->buf + n, p->len - n);
+        p->len -= n;
+        pthread_cond_signal(&p->cond);
+        ret = (ssize_t)n;
+    } else if (p->end == -1) {
+        ret = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (p->end != 0 || srv->stopping) {
+        ret = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else {
+        /* Nothing yet: park the connection until the pump has bytes (returning 0 without
+         * suspending would make the loop spin). */
+        p->suspended = 1;
+        p->in_susp = 1;
+        srv->n_susp++;
+        MHD_suspend_connection(p->conn);
+        ret = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&srv->mu);
+    return ret;
+}
+
+static void pump_done(void *cls)
+{
+    pump_t *p = cls;
+    pthread_mutex_lock(&p->srv->mu);
+    *p->prev = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    pthread_mutex_unlock(&p->srv->mu);
+    pthread_mutex_lock(&p->mu);
+    p->closed = 1;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->mu);
+    pump_unref(p);
+}
+
+/* Starts the pump of a streaming response; NULL if no thread could be started. */
+static pump_t *pump_start(dmp_http_server_t *srv, struct MHD_Connection *conn,
+                          dmp_http_resp_t *resp)
+{
+    pump_t *p = dmp_calloc(1, sizeof(*p));
+    p->srv = srv;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->fn = resp->stream;
+    p->ud = resp->stream_ud;
+    p->free_fn = resp->stream_free;
+    p->conn = conn;
+    p->refs = 2;
+    resp->stream = NULL;
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 512 * 1024);
+    int rc = pthread_create(&t, &a, pump_main, p);
+    pthread_attr_destroy(&a);
+    if (rc != 0) {
+        p->refs = 1;
+        pump_unref(p);
+        return NULL;
+    }
+    pthread_mutex_lock(&srv->mu);
+    p->next = srv->pumps;
+    if (p->next)
+        p->next->prev = &p->next;
+    p->prev = &srv->pumps;
+    srv->pumps = p;
+    pthread_mutex_unlock(&srv->mu);
+    return p;
 }
 
 /* Adds "Name: value\n" lines to the response. */
@@ -282,14 +453,15 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, dmp_http_resp_t *r
                                  req_ctx_t *ctx)
 {
     struct MHD_Response *r;
-    if (resp->stream != NULL) {
-        stream_ctx_t *s = dmp_malloc(sizeof(*s));
-        s->fn = resp->stream;
-        s->ud = resp->stream_ud;
-        s->free_fn = resp->stream_free;
-        resp->stream = NULL;
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s,
-                                              stream_done);
+    pump_t *pump = NULL;
+    if (resp->stream != NULL && (pump = pump_start(ctx->srv, conn, resp)) == NULL) {
+        dmp_buf_free(&resp->headers);
+        dmp_http_reply_problem(resp, 503, "DMP_UNAVAILABLE", "cannot start a stream thread",
+                               NULL, NULL);
+    }
+    if (pump != NULL) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, pump_read, pump,
+                                              pump_done);
         dmp_buf_free(&resp->body);
     } else {
         size_t len = resp->body.len;
@@ -322,49 +494,241 @@ static enum MHD_Result problem_now(struct MHD_Connection *conn, req_ctx_t *ctx, 
     return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
-{
-    dmp_http_server_t *srv = cls;
-    req_ctx_t *ctx = *con_cls;
-    if (ctx == NULL) {
-        ctx = dmp_calloc(1, sizeof(*ctx));
-        ctx->start_ns = dmp_mono_ns();
-        snprintf(ctx->method, sizeof(ctx->method), "%s", method);
-        ctx->url = dmp_strndup(url, strnlen(url, 512));
-        *con_cls = ctx;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > srv->conf.max_body_bytes) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "request body of %s bytes exceeds the limit of %zu bytes",
-                     cl, srv->conf.max_body_bytes);
-            ctx->too_big = 1;
-            return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
-        }
-        return MHD_YES;
-    }
-    if (*upload_data_size != 0) {
-        if (!ctx->too_big) {
-            if (ctx->body.len + *upload_data_size > srv->conf.max_body_bytes) {
-                ctx->too_big = 1;
-                dmp_buf_free(&ctx->body);
-                char msg[160];
-                snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
-                         srv->conf.max_body_bytes);
-                *upload_data_size = 0;
-                return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
-            }
-            dmp_buf_append(&ctx->body, upload_data, *upload_data_size);
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (ctx->too_big)
-        return MHD_YES; /* the 413 is already queued */
+/* ---- fibers: handlers that can park without blocking the loop thread */
 
+#define FIBER_STACK (512 * 1024)
+#define FIBER_KEEP 256 /* idle stacks kept for reuse */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DMP_FIBER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DMP_FIBER_ASAN 1
+#endif
+#endif
+#ifdef DMP_FIBER_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+#endif
+
+struct fiber {
+    ucontext_t ctx;  /* the fiber */
+    ucontext_t back; /* the loop thread that runs it */
+    void *stack;
+    dmp_http_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *url, *method;
+    req_ctx_t *rctx;
+    dmp_http_resp_t resp;
+    int finished;
+    pthread_mutex_t mu; /* woken, suspended */
+    pthread_cond_t cond; /* woken, while the server stops (no suspension then) */
+    int woken, suspended, in_susp;
+    struct fiber *next_free;
+#ifdef DMP_FIBER_ASAN
+    void *fake_stack;
+    const void *back_bottom;
+    size_t back_size;
+#endif
+};
+
+static __thread fiber_t *tls_fiber; /* the fiber running on this thread */
+static pthread_mutex_t fiber_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static fiber_t *fiber_pool;
+static size_t fiber_pool_n;
+
+/* The hooks src/streams/ingest.c parks and wakes through (declared there). */
+extern void *(*dmp_streams__fiber_self)(void);
+extern void (*dmp_streams__fiber_park)(void);
+extern void (*dmp_streams__fiber_wake)(void *fiber);
+
+static void dispatch(fiber_t *f);
+
+static void fiber_entry(void)
+{
+    fiber_t *f = tls_fiber;
+#ifdef DMP_FIBER_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &f->back_bottom, &f->back_size);
+#endif
+    dispatch(f);
+    f->finished = 1;
+#ifdef DMP_FIBER_ASAN
+    __sanitizer_start_switch_fiber(NULL, f->back_bottom, f->back_size);
+#endif
+    setcontext(&f->back);
+}
+
+/* Points f's context at fiber_entry on its own stack (kept out of fiber_new: getcontext
+ * returns twice, which clobbers locals modified after it). */
+static void fiber_prepare(fiber_t *f)
+{
+    getcontext(&f->ctx);
+    f->ctx.uc_stack.ss_sp = f->stack;
+    f->ctx.uc_stack.ss_size = FIBER_STACK;
+    f->ctx.uc_link = NULL;
+    makecontext(&f->ctx, fiber_entry, 0);
+}
+
+static fiber_t *fiber_new(void)
+{
+    fiber_t *f = NULL;
+    pthread_mutex_lock(&fiber_pool_mu);
+    if (fiber_pool != NULL) {
+        f = fiber_pool;
+        fiber_pool = f->next_free;
+        fiber_pool_n--;
+    }
+    pthread_mutex_unlock(&fiber_pool_mu);
+    if (f == NULL) {
+        void *st = mmap(NULL, FIBER_STACK, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (st == MAP_FAILED)
+            return NULL;
+        mprotect(st, 4096, PROT_NONE); /* guard page: an overflow faults, never corrupts */
+        f = dmp_calloc(1, sizeof(*f));
+        f->stack = st;
+        pthread_mutex_init(&f->mu, NULL);
+        pthread_cond_init(&f->cond, NULL);
+    }
+    void *stack = f->stack;
+    pthread_mutex_t mu = f->mu;
+    pthread_cond_t cond = f->cond;
+    memset(f, 0, sizeof(*f));
+    f->stack = stack;
+    f->mu = mu;
+    f->cond = cond;
+    fiber_prepare(f);
+    return f;
+}
+
+static void fiber_free(fiber_t *f)
+{
+    pthread_mutex_lock(&fiber_pool_mu);
+    if (fiber_pool_n < FIBER_KEEP) {
+        f->next_free = fiber_pool;
+        fiber_pool = f;
+        fiber_pool_n++;
+        f = NULL;
+    }
+    pthread_mutex_unlock(&fiber_pool_mu);
+    if (f != NULL) {
+        munmap(f->stack, FIBER_STACK);
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->cond);
+        dmp_free(f);
+    }
+}
+
+/* Runs f on this thread until it finishes or parks. */
+static void fiber_run(fiber_t *f)
+{
+    tls_fiber = f;
+#ifdef DMP_FIBER_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, f->stack, FIBER_STACK);
+#endif
+    swapcontext(&f->back, &f->ctx);
+#ifdef DMP_FIBER_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    tls_fiber = NULL;
+}
+
+static void *fiber_self(void)
+{
+    return tls_fiber;
+}
+
+static void fiber_park(void)
+{
+    fiber_t *f = tls_fiber;
+#ifdef DMP_FIBER_ASAN
+    __sanitizer_start_switch_fiber(&f->fake_stack, f->back_bottom, f->back_size);
+#endif
+    swapcontext(&f->ctx, &f->back);
+#ifdef DMP_FIBER_ASAN
+    __sanitizer_finish_switch_fiber(f->fake_stack, &f->back_bottom, &f->back_size);
+#endif
+}
+
+/* Any thread: the parked fiber may continue; resumes its connection if suspended. */
+static void fiber_wake(void *arg)
+{
+    fiber_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    f->woken = 1;
+    if (f->suspended) {
+        f->suspended = 0;
+        MHD_resume_connection(f->conn);
+    }
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void fiber_hooks_install(void)
+{
+    dmp_streams__fiber_self = fiber_self;
+    dmp_streams__fiber_park = fiber_park;
+    dmp_streams__fiber_wake = fiber_wake;
+}
+
+/* Runs the request's fiber as far as it goes: queues the reply when it finished, else
+ * suspends the connection until fiber_wake (unless the wake came first). */
+static enum MHD_Result fiber_step(struct MHD_Connection *conn, req_ctx_t *ctx)
+{
+    fiber_t *f = ctx->fiber;
+    dmp_http_server_t *srv = f->srv;
+    for (;;) {
+        pthread_mutex_lock(&srv->mu);
+        pthread_mutex_lock(&f->mu);
+        f->woken = 0;
+        if (f->in_susp) {
+            f->in_susp = 0;
+            srv->n_susp--;
+        }
+        pthread_mutex_unlock(&f->mu);
+        pthread_mutex_unlock(&srv->mu);
+        fiber_run(f);
+        if (f->finished)
+            break;
+        pthread_mutex_lock(&srv->mu);
+        pthread_mutex_lock(&f->mu);
+        if (!f->woken && srv->stopping) {
+            /* No suspension while the server stops: wait here for the wake-up. */
+            pthread_mutex_unlock(&srv->mu);
+            while (!f->woken)
+                pthread_cond_wait(&f->cond, &f->mu);
+            pthread_mutex_unlock(&f->mu);
+            continue;
+        }
+        if (f->woken) {
+            pthread_mutex_unlock(&f->mu);
+            pthread_mutex_unlock(&srv->mu);
+            continue;
+        }
+        f->suspended = 1;
+        f->in_susp = 1;
+        srv->n_susp++;
+        MHD_suspend_connection(conn);
+        pthread_mutex_unlock(&f->mu);
+        pthread_mutex_unlock(&srv->mu);
+        return MHD_YES;
+    }
+    enum MHD_Result ret = send_resp(conn, &f->resp, ctx);
+    dmp_free(f->resp.location);
+    ctx->fiber = NULL;
+    fiber_free(f);
+    return ret;
+}
+
+/* Authenticates and runs the request's handler; on its fiber. The reply goes to f->resp. */
+static void dispatch(fiber_t *f)
+{
+    dmp_http_server_t *srv = f->srv;
+    struct MHD_Connection *conn = f->conn;
+    const char *url = f->url, *method = f->method;
+    req_ctx_t *ctx = f->rctx;
     dmp_http_req_t req = {0};
     req.method = method;
     req.url = url;
@@ -406,12 +770,67 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (resp.status == 401)
         dmp_buf_puts(&resp.headers, "WWW-Authenticate: Bearer realm=\"dmp\"\n");
     dmp_http_audit_finish(&req, resp.status);
-    enum MHD_Result ret = send_resp(conn, &resp, ctx);
     dmp_principal_free(owned);
     for (int i = 0; i < req.nparams; i++)
         dmp_free(req.params[i]);
-    dmp_free(resp.location);
-    return ret;
+    f->resp = resp;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    dmp_http_server_t *srv = cls;
+    req_ctx_t *ctx = *con_cls;
+    if (ctx == NULL) {
+        ctx = dmp_calloc(1, sizeof(*ctx));
+        ctx->srv = srv;
+        ctx->start_ns = dmp_mono_ns();
+        snprintf(ctx->method, sizeof(ctx->method), "%s", method);
+        ctx->url = dmp_strndup(url, strnlen(url, 512));
+        *con_cls = ctx;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > srv->conf.max_body_bytes) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "request body of %s bytes exceeds the limit of %zu bytes",
+                     cl, srv->conf.max_body_bytes);
+            ctx->too_big = 1;
+            return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (!ctx->too_big) {
+            if (ctx->body.len + *upload_data_size > srv->conf.max_body_bytes) {
+                ctx->too_big = 1;
+                dmp_buf_free(&ctx->body);
+                char msg[160];
+                snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
+                         srv->conf.max_body_bytes);
+                *upload_data_size = 0;
+                return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
+            }
+            dmp_buf_append(&ctx->body, upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (ctx->too_big)
+        return MHD_YES; /* the 413 is already queued */
+
+    if (ctx->fiber == NULL) {
+        ctx->fiber = fiber_new();
+        if (ctx->fiber == NULL)
+            return problem_now(conn, ctx, 503, "DMP_UNAVAILABLE", "out of memory for a request");
+        ctx->fiber->srv = srv;
+        ctx->fiber->conn = conn;
+        ctx->fiber->url = url;
+        ctx->fiber->method = method;
+        ctx->fiber->rctx = ctx;
+    }
+    return fiber_step(conn, ctx);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -498,10 +917,12 @@ int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_h
     int rc = parse_listen(conf->listen, &ss, &sl, err);
     if (rc != DMP_OK)
         return rc;
+    fiber_hooks_install();
     dmp_http_server_t *srv = dmp_calloc(1, sizeof(*srv));
+    pthread_mutex_init(&srv->mu, NULL);
     srv->conf = *conf;
     srv->svc = *svc;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -521,7 +942,9 @@ int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_h
         MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         conf->timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        (unsigned)1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SERVER_THREADS, MHD_OPTION_ARRAY, tls,
+        MHD_OPTION_END);
     if (srv->d == NULL) {
         dmp_free(srv);
         return DMP_ERR(err, DMP_IO, "cannot listen on %s (address in use or not allowed%s)",
@@ -551,7 +974,27 @@ void dmp_http_stop(dmp_http_server_t *srv)
 {
     if (srv == NULL)
         return;
+    /* End every stream, let every parked request finish, and only then stop: suspended
+     * connections would be fatal to MHD_stop_daemon. After 'stopping' nothing suspends. */
+    pthread_mutex_lock(&srv->mu);
+    srv->stopping = 1;
+    for (pump_t *p = srv->pumps; p; p = p->next) {
+        pthread_mutex_lock(&p->mu);
+        pump_resume(p);
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    for (int i = 0; i < 30000; i++) {
+        pthread_mutex_lock(&srv->mu);
+        int n = srv->n_susp;
+        pthread_mutex_unlock(&srv->mu);
+        if (n == 0)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(srv->d);
     dmp_http_events_uninstall(&srv->svc);
+    pthread_mutex_destroy(&srv->mu);
     dmp_free(srv);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "streams/streams_int.h"
 
@@ -358,7 +359,306 @@ static void store_rejected(job_t *j)
     dmp_free(msgs);
 }
 
-/* Appends the accepted items in one call; fills offsets. */
+/* ---- group commit across requests
+ *
+ * Concurrent ingest requests on one channel are combined into one channel append (one
+ * write and one fdatasync for all of them). A request queues its records on the channel's
+ * combiner; the first one finding no combiner at work becomes it. Before appending, the
+ * combiner gathers: when the previous group was larger than one request (there is
+ * concurrency), it waits for as many requests as recent groups held, but never longer than
+ * GATHER_IDLE_NS without a new arrival nor more than half the last append's duration
+ * (capped at GATHER_MAX_NS), nor once GATHER_ENOUGH_BYTES are queued. Without that wait, requests acknowledged by one sync come back
+ * while the next sync runs and the groups split in two, halving the events per sync. A
+ * lone producer never waits. Every request is acknowledged only after the append of its
+ * group returned (after fdatasync); a failed append fails every request of the group.
+ *
+ * Fibers: when the HTTP server runs a handler on a fiber (src/http/server.c sets the three
+ * hooks below), the request does not block its thread: it queues its job, parks the fiber
+ * and never leads; a group is then led by one of two combiner threads, and completing a
+ * job wakes its fiber (the server resumes the connection). Blocking callers (no fiber)
+ * lead groups themselves as before. Both kinds share the same groups. */
+
+void *(*dmp_streams__fiber_self)(void);      /* the running fiber, NULL on a plain thread */
+void (*dmp_streams__fiber_park)(void);       /* parks the running fiber until woken */
+void (*dmp_streams__fiber_wake)(void *fiber); /* any thread: resume that fiber soon */
+
+#define GATHER_IDLE_NS 250000LL
+#define GATHER_MAX_NS 2000000LL
+#define GROUP_MAX_BYTES (16u * 1024 * 1024)
+/* A queue this big amortizes its sync already: waiting would only stall the requests that
+ * are still being validated (large batches spend more time there than in the sync). */
+#define GATHER_ENOUGH_BYTES (256u * 1024)
+
+typedef struct gc_job {
+    const dmp_channel_msg_t *msgs;
+    dmp_channel_result_t *res;
+    size_t n, bytes;
+    int done, rc;
+    dmp_error_t err;
+    pthread_cond_t cond; /* this request's wake-up: its group is done, or it leads next */
+    void *fiber;         /* set: wake this fiber instead of signalling cond */
+    struct gc_job *next;
+} gc_job_t;
+
+typedef struct gc {
+    dmp_channel_t *ch;
+    int refs;     /* requests using this combiner (under gc_list_mu) */
+    int active;   /* a combiner is gathering or appending */
+    gc_job_t *q_head, *q_tail;
+    size_t q_len, q_bytes;
+    size_t peak;  /* requests in recent groups */
+    int gathering; /* the combiner waits on cond_arrive */
+    int queued;    /* on the combiner threads' list (holds a reference) */
+    struct gc *next_pending;
+    int64_t last_arrival_ns;
+    int64_t last_append_ns;
+    pthread_cond_t cond_arrive;  /* a request queued while a combiner gathers */
+    struct gc *next;
+} gc_t;
+
+/* One mutex for every combiner: it is held only to queue, take and finish (no I/O). */
+static pthread_mutex_t gc_mu = PTHREAD_MUTEX_INITIALIZER;
+static gc_t *gc_list;
+/* Combiners waiting for a combiner thread (fiber jobs at their queue's head). */
+static gc_t *gc_pending;
+static pthread_cond_t gc_pool_cond = PTHREAD_COND_INITIALIZER;
+static pthread_once_t gc_pool_once = PTHREAD_ONCE_INIT;
+
+static gc_t *gc_get(dmp_channel_t *ch)
+{
+    gc_t *g;
+    for (g = gc_list; g != NULL; g = g->next)
+        if (g->ch == ch)
+            break;
+    if (g == NULL) {
+        g = dmp_calloc(1, sizeof(*g));
+        g->ch = ch;
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&g->cond_arrive, &ca);
+        pthread_condattr_destroy(&ca);
+        g->next = gc_list;
+        gc_list = g;
+    }
+    g->refs++;
+    return g;
+}
+
+/* Drops a reference (gc_mu held); the last one frees the combiner. */
+static void gc_put(gc_t *g)
+{
+    if (--g->refs > 0)
+        return;
+    for (gc_t **pp = &gc_list; *pp; pp = &(*pp)->next)
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    pthread_cond_destroy(&g->cond_arrive);
+    dmp_free(g);
+}
+
+static void ns_to_ts(int64_t ns, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(ns / 1000000000LL);
+    ts->tv_nsec = (long)(ns % 1000000000LL);
+}
+
+/* Waits for more requests before a group is taken (gc_mu held). */
+static void gc_gather(gc_t *g)
+{
+    if (g->peak <= 1 || g->q_len >= g->peak || g->q_bytes >= GATHER_ENOUGH_BYTES)
+        return;
+    int64_t start = dmp_mono_ns();
+    int64_t cap = g->last_append_ns / 2;
+    if (cap > GATHER_MAX_NS)
+        cap = GATHER_MAX_NS;
+    int64_t deadline = start + cap;
+    if (g->last_arrival_ns < start)
+        g->last_arrival_ns = start;
+    /* Arrivals only note their time; they wake the combiner once the group is full. */
+    g->gathering = 1;
+    while (g->q_len < g->peak && g->q_bytes < GATHER_ENOUGH_BYTES) {
+        int64_t until = g->last_arrival_ns + GATHER_IDLE_NS;
+        if (until > deadline)
+            until = deadline;
+        int64_t now = dmp_mono_ns();
+        if (now >= until)
+            break;
+        struct timespec ts;
+        ns_to_ts(until, &ts);
+        pthread_cond_timedwait(&g->cond_arrive, &gc_mu, &ts);
+    }
+    g->gathering = 0;
+}
+
+/* The combiner's work: appends the jobs of one group in one call. Called without gc_mu. */
+static void gc_run(gc_t *g, gc_job_t *group, size_t nmsgs)
+{
+    dmp_channel_msg_t *msgs = dmp_malloc(nmsgs * sizeof(*msgs));
+    dmp_channel_result_t *res = dmp_malloc(nmsgs * sizeof(*res));
+    size_t k = 0;
+    for (gc_job_t *jb = group; jb; jb = jb->next) {
+        memcpy(msgs + k, jb->msgs, jb->n * sizeof(*msgs));
+        k += jb->n;
+    }
+    dmp_error_t err = {0};
+    int64_t t0 = dmp_mono_ns();
+    int rc = dmp_channel_append(g->ch, msgs, nmsgs, res, &err);
+    int64_t took = dmp_mono_ns() - t0;
+    pthread_mutex_lock(&gc_mu);
+    g->last_append_ns = took;
+    k = 0;
+    /* Each job stays valid until gc_mu is released: its owner re-takes gc_mu first. */
+    for (gc_job_t *jb = group; jb; jb = jb->next) {
+        jb->rc = rc;
+        if (rc == DMP_OK)
+            memcpy(jb->res, res + k, jb->n * sizeof(*res));
+        else
+            jb->err = err;
+        k += jb->n;
+        jb->done = 1;
+        if (jb->fiber)
+            dmp_streams__fiber_wake(jb->fiber);
+        else
+            pthread_cond_signal(&jb->cond);
+    }
+    pthread_mutex_unlock(&gc_mu);
+    dmp_free(msgs);
+    dmp_free(res);
+}
+
+static void gc_kick(gc_t *g);
+
+/* Leads one group (gc_mu held, no combiner active): gathers, takes the queue's head jobs,
+ * appends them without gc_mu, completes them, then passes the role on. */
+static void gc_lead(gc_t *g)
+{
+    g->active = 1;
+    gc_gather(g);
+    gc_job_t *group = g->q_head, *last = group;
+    size_t taken = 1, bytes = group->bytes, nmsgs = group->n;
+    while (last->next && bytes + last->next->bytes <= GROUP_MAX_BYTES) {
+        last = last->next;
+        taken++;
+        bytes += last->bytes;
+        nmsgs += last->n;
+    }
+    g->q_head = last->next;
+    if (g->q_head == NULL)
+        g->q_tail = NULL;
+    last->next = NULL;
+    g->q_len -= taken;
+    g->q_bytes -= bytes;
+    g->peak = taken >= g->peak - g->peak / 8 ? taken : g->peak - g->peak / 8;
+    pthread_mutex_unlock(&gc_mu);
+    gc_run(g, group, nmsgs);
+    pthread_mutex_lock(&gc_mu);
+    g->active = 0;
+    /* The next request in line leads the next group; a fiber's goes to a combiner thread. */
+    if (g->q_head != NULL) {
+        if (g->q_head->fiber)
+            gc_kick(g);
+        else
+            pthread_cond_signal(&g->q_head->cond);
+    }
+}
+
+static void *gc_pool_main(void *arg)
+{
+    pthread_mutex_lock(&gc_mu);
+    for (;;) {
+        while (gc_pending == NULL)
+            pthread_cond_wait(&gc_pool_cond, &gc_mu);
+        gc_t *g = gc_pending;
+        gc_pending = g->next_pending;
+        g->queued = 0;
+        if (!g->active && g->q_head != NULL)
+            gc_lead(g);
+        gc_put(g);
+    }
+    return NULL;
+}
+
+static void gc_pool_start(void)
+{
+    for (int i = 0; i < 2; i++) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &a, gc_pool_main, NULL) != 0)
+            dmp_log(DMP_LOG_ERROR, "cannot start a group-commit thread", NULL);
+        pthread_attr_destroy(&a);
+    }
+}
+
+/* Hands g to a combiner thread (gc_mu held). */
+static void gc_kick(gc_t *g)
+{
+    pthread_once(&gc_pool_once, gc_pool_start);
+    if (g->queued)
+        return;
+    g->queued = 1;
+    g->refs++;
+    g->next_pending = NULL;
+    gc_t **pp = &gc_pending;
+    while (*pp)
+        pp = &(*pp)->next_pending;
+    *pp = g;
+    pthread_cond_signal(&gc_pool_cond);
+}
+
+/* Appends msgs[0..n) through the channel's combiner; returns when they are durable. */
+static int gc_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
+                     dmp_channel_result_t *res, dmp_error_t *err)
+{
+    gc_job_t job = {.msgs = msgs, .res = res, .n = n};
+    job.fiber = dmp_streams__fiber_self ? dmp_streams__fiber_self() : NULL;
+    if (job.fiber == NULL)
+        pthread_cond_init(&job.cond, NULL);
+    for (size_t i = 0; i < n; i++)
+        job.bytes += msgs[i].len;
+    pthread_mutex_lock(&gc_mu);
+    gc_t *g = gc_get(ch);
+    if (g->q_tail)
+        g->q_tail->next = &job;
+    else
+        g->q_head = &job;
+    g->q_tail = &job;
+    g->q_len++;
+    g->q_bytes += job.bytes;
+    if (g->gathering) {
+        g->last_arrival_ns = dmp_mono_ns();
+        if (g->q_len >= g->peak || g->q_bytes >= GATHER_ENOUGH_BYTES)
+            pthread_cond_signal(&g->cond_arrive);
+    }
+    if (job.fiber && !g->active && g->q_head == &job)
+        gc_kick(g);
+    while (!job.done) {
+        if (job.fiber) {
+            pthread_mutex_unlock(&gc_mu);
+            dmp_streams__fiber_park();
+            pthread_mutex_lock(&gc_mu);
+        } else if (g->active || g->q_head != &job) {
+            pthread_cond_wait(&job.cond, &gc_mu);
+        } else {
+            gc_lead(g);
+        }
+    }
+    int rc = job.rc;
+    if (job.fiber == NULL)
+        pthread_cond_destroy(&job.cond);
+    gc_put(g);
+    pthread_mutex_unlock(&gc_mu);
+    if (rc != DMP_OK && err != NULL)
+        *err = job.err;
+    return rc;
+}
+
+/* Appends the accepted items (one group commit, shared with concurrent requests); fills
+ * offsets. */
 static int append_accepted(job_t *j, dmp_error_t *err)
 {
     size_t n_ok = 0;
@@ -380,7 +680,7 @@ static int append_accepted(job_t *j, dmp_error_t *err)
         msgs[k].id = j->strs.data + it->id;
         k++;
     }
-    int rc = dmp_channel_append(j->p->ch, msgs, n_ok, res, err);
+    int rc = gc_append(j->p->ch, msgs, n_ok, res, err);
     if (rc == DMP_OK) {
         k = 0;
         for (size_t i = 0; i < j->n; i++)
