@@ -13,6 +13,7 @@
 
 #include "dmp/descriptor.h"
 #include "dmp/policy.h"
+#include "dmp/provision.h"
 
 /* `-` reads one descriptor from stdin; it has no directory, so schema files are refused. */
 static int load_stdin(dmp_descriptor_t **d, dmp_diags_t *diags, dmp_error_t *err)
@@ -66,9 +67,17 @@ int dmp_cmd_validate(int argc, char **argv)
 {
     int fmt = DMP_OUT_TEXT, quiet = 0, use_policies = 1;
     const char *policy_file = NULL;
+    /* Options may come before or after the files (as in plan and apply). Files are
+     * collected in order into argv itself: slot 1 + n_paths was already read. */
+    char **paths = argv + 1;
+    int n_paths = 0, only_files = 0;
     int first = 1;
     for (; first < argc; first++) {
         const char *a = argv[first];
+        if (only_files || a[0] != '-' || a[1] == '\0') {
+            paths[n_paths++] = argv[first];
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return DMP_EXIT_OK;
@@ -100,17 +109,15 @@ int dmp_cmd_validate(int argc, char **argv)
             if (policy_file == NULL || *policy_file == '\0')
                 return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "%s needs a policy FILE", a);
         } else if (!strcmp(a, "--")) {
-            first++;
-            break;
-        } else if (a[0] == '-' && a[1] != '\0') {
+            only_files = 1;
+        } else {
             usage(stderr);
             return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "unknown option '%s'", a);
-        } else {
-            break;
         }
     }
-    if (first >= argc) {
+    if (n_paths == 0) {
         usage(stderr);
+        dmp_free(paths);
         return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "no file given");
     }
 
@@ -142,13 +149,27 @@ int dmp_cmd_validate(int argc, char **argv)
     const char *bold = color ? "\033[1m" : "", *reset = color ? "\033[0m" : "";
     json_t *files = json_array();
     size_t n_valid = 0, n_invalid = 0, n_unreadable = 0, n_errors = 0;
-    for (int i = first; i < argc; i++) {
+    for (int i = 0; i < n_paths; i++) {
         dmp_descriptor_t *d = NULL;
         dmp_diags_t diags = {0};
         dmp_error_t err = {0};
-        int rc = !strcmp(argv[i], "-") ? load_stdin(&d, &diags, &err)
-                                       : dmp_descriptor_load(argv[i], &d, &diags, &err);
+        int rc = !strcmp(paths[i], "-") ? load_stdin(&d, &diags, &err)
+                                       : dmp_descriptor_load(paths[i], &d, &diags, &err);
         int unreadable = rc == DMP_IO || rc == DMP_NOTFOUND;
+        if (rc == DMP_OK && d->n_resources > 0) {
+            /* dependsOn must be acyclic: the same check the server makes before provisioning */
+            size_t *order = dmp_calloc(d->n_resources, sizeof(size_t));
+            dmp_error_t terr = {0};
+            if (dmp_provision_toposort(d, order, &terr) != DMP_OK) {
+                dmp_loc_t loc = {0, 0};
+                if (sscanf(terr.where, "%*[^:]:%d:%d", &loc.line, &loc.col) != 2)
+                    loc = (dmp_loc_t){0, 0};
+                dmp_diags_add(&diags, DMP_SEV_ERROR, DMP_INVALID, "depends-on", d->source, loc,
+                              terr.path, "", "%s", terr.msg);
+                rc = DMP_INVALID;
+            }
+            dmp_free(order);
+        }
         if (rc == DMP_OK && set != NULL)
             rc = dmp_policy_evaluate(set, d, NULL, &diags, &err);
         int valid = rc == DMP_OK;
@@ -169,11 +190,11 @@ int dmp_cmd_validate(int argc, char **argv)
                 dmp_free(line);
             }
             if (valid && !quiet)
-                fprintf(stderr, "%s%s: valid%s (%s %s, %zu resource%s)\n", green, argv[i], reset,
+                fprintf(stderr, "%s%s: valid%s (%s %s, %zu resource%s)\n", green, paths[i], reset,
                         d->id, d->version, d->n_resources, d->n_resources == 1 ? "" : "s");
         } else {
             json_t *o = json_object();
-            json_object_set_new(o, "file", json_string(argv[i]));
+            json_object_set_new(o, "file", json_string(paths[i]));
             json_object_set_new(o, "valid", json_boolean(valid));
             if (valid) {
                 json_object_set_new(o, "id", json_string(d->id));
@@ -186,7 +207,7 @@ int dmp_cmd_validate(int argc, char **argv)
         dmp_descriptor_free(d);
     }
     if (fmt == DMP_OUT_TEXT) {
-        size_t total = (size_t)(argc - first);
+        size_t total = (size_t)n_paths;
         if (!quiet || n_valid != total)
             fprintf(stderr, "%s%zu file%s checked: %zu valid, %zu invalid%s, %zu error%s%s\n", bold,
                     total, total == 1 ? "" : "s", n_valid, n_invalid + n_unreadable,

@@ -635,7 +635,7 @@ static int plan_build(dmp_provision_t *pr, const dmp_descriptor_t *desc, const j
                          "--provisioner %s=URL",
                          tech[0] ? tech : "(none)", k.environment, desc->resources[i].name,
                          tech[0] ? tech : "TECH");
-            dmp_error_path(err, "%s.technology", desc->resources[i].pointer);
+            prov_error_at(err, desc, &desc->resources[i], "technology");
             return rc;
         }
         prov_registry_release(ent);

@@ -94,6 +94,11 @@ struct dmp_provision {
     prov_job_t *jobs;
 };
 
+/* Points 'err' at a resource's field: path "outputPorts[0].technology" and, when the
+ * descriptor has positions, where "file:line:col" of the resource. */
+void prov_error_at(dmp_error_t *err, const dmp_descriptor_t *desc, const dmp_resource_t *r,
+                   const char *field);
+
 /* Registry helpers; the caller holds pr->lock. lookup returns a new reference or NULL. */
 prov_reg_ent_t *prov_registry_lookup(dmp_provision_t *pr, const char *environment,
                                      const char *technology);

@@ -5,6 +5,7 @@
  * written in. A back edge is a cycle; the message lists it from its first member round
  * to itself: "a -> b -> a".
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "provision/provision_int.h"
@@ -18,6 +19,20 @@ ssize_t dmp_provision_find_resource(const dmp_descriptor_t *desc, const char *na
 }
 
 enum { WHITE = 0, GREY, BLACK };
+
+void prov_error_at(dmp_error_t *err, const dmp_descriptor_t *desc, const dmp_resource_t *r,
+                   const char *field)
+{
+    if (err == NULL)
+        return;
+    char *path = r->pointer[0] ? dmp_pointer_to_path(r->pointer) : dmp_strdup(r->name);
+    dmp_error_path(err, "%s%s%s", path ? path : "", field[0] && field[0] != '[' ? "." : "",
+                   field);
+    dmp_free(path);
+    if (r->loc.line > 0)
+        dmp_error_where(err, "%s:%d:%d", desc->source ? desc->source : "<input>", r->loc.line,
+                        r->loc.col);
+}
 
 static int cycle_error(const dmp_descriptor_t *desc, const size_t *stack, size_t depth,
                        size_t back_to, dmp_error_t *err)
@@ -33,7 +48,7 @@ static int cycle_error(const dmp_descriptor_t *desc, const size_t *stack, size_t
     dmp_buf_puts(&b, desc->resources[back_to].name);
     const dmp_resource_t *r = &desc->resources[back_to];
     int rc = DMP_ERR(err, DMP_INVALID, "dependsOn cycle: %s", b.data);
-    dmp_error_path(err, "%s.dependsOn", r->pointer[0] ? r->pointer : r->name);
+    prov_error_at(err, desc, r, "dependsOn");
     dmp_buf_free(&b);
     return rc;
 }
@@ -76,7 +91,9 @@ int dmp_provision_toposort(const dmp_descriptor_t *desc, size_t *order, dmp_erro
                              "resource '%s' depends on '%s', which is not a resource of this "
                              "product",
                              r->name, r->depends_on.v[d]);
-                dmp_error_path(err, "%s.dependsOn[%zu]", r->pointer[0] ? r->pointer : r->name, d);
+                char field[40];
+                snprintf(field, sizeof(field), "dependsOn[%zu]", d);
+                prov_error_at(err, desc, r, field);
                 dmp_free(edge_base);
                 goto out;
             }
