@@ -117,7 +117,6 @@ int dmp_cmd_validate(int argc, char **argv)
     }
     if (n_paths == 0) {
         usage(stderr);
-        dmp_free(paths);
         return dmp_cli_fail(DMP_EXIT_USAGE, "validate", "no file given");
     }
 
