@@ -2,6 +2,8 @@
  * dir, the provisioning coordinator, the provisioners from the config, and the HTTP
  * server; then waits for SIGINT/SIGTERM and shuts down in reverse order. */
 #include <errno.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -34,6 +36,37 @@ static int mkdir_p(const char *path, dmp_error_t *err)
     if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
         return DMP_ERR(err, DMP_IO, "cannot create %s: %s", tmp, strerror(errno));
     return DMP_OK;
+}
+
+/* Takes <data-dir>/LOCK so that a second `dmp serve` on the same data dir fails at once
+ * instead of resuming the first one's work. The lock lives as long as the fd. */
+static int lock_data_dir(const char *dir, int *fd_out, dmp_error_t *err)
+{
+    char *path = dmp_asprintf("%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = DMP_OK;
+    if (fd < 0) {
+        rc = DMP_ERR(err, DMP_IO, "cannot open %s: %s", path, strerror(errno));
+    } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        rc = DMP_ERR(err, DMP_CONFLICT,
+                     "data dir %s is in use by another dmp serve%s%s%s: one server per data dir",
+                     dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+        close(fd);
+        fd = -1;
+    } else {
+        char pid[32];
+        int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+        if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+            dmp_log(DMP_LOG_WARN, "cannot record the pid in the data dir lock", "path", path,
+                    NULL);
+    }
+    dmp_free(path);
+    *fd_out = fd;
+    return rc;
 }
 
 /* "s3cdp=http://..." or "test:s3cdp=http://..." */
@@ -104,8 +137,10 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
     dmp_governance_t *gov = NULL;
     char *db = NULL, *url = NULL, *catdb = NULL, *web = NULL;
     dmp_security_t sec = {0};
-    int rc;
+    int rc, lock_fd = -1;
     if ((rc = mkdir_p(conf->data_dir, err)) != DMP_OK)
+        goto out;
+    if ((rc = lock_data_dir(conf->data_dir, &lock_fd, err)) != DMP_OK)
         goto out;
     dmp_security_conf_t secc = {
         .listen = conf->listen,
@@ -216,5 +251,7 @@ out:
     dmp_security_close(&sec);
     dmp_free(db);
     dmp_free(url);
+    if (lock_fd >= 0)
+        close(lock_fd); /* releases the data dir */
     return rc;
 }
