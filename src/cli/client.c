@@ -5,6 +5,10 @@
 
 #include "cli/client.h"
 
+/* The output format of this process's command: problem replies go to stdout as JSON or
+ * YAML when a script asked for machine output. */
+static int client_output = DMP_OUT_TEXT;
+
 int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *o,
                      const char *usage)
 {
@@ -23,7 +27,8 @@ int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *
             fputs(usage, stdout);
             o->help = 1;
             return 0;
-        } else if (TAKE("-o") || TAKE("--output")) {
+        } else if (TAKE("-o") || TAKE("--output") ||
+                   (!strncmp(a, "-o", 2) && a[2] != '\0' && (val = a + 2) != NULL)) {
             o->output = dmp_cli_parse_output(val);
             if (o->output < 0) {
                 fprintf(stderr, "dmp %s: --output '%s' is not one of json, yaml, wide, text\n",
@@ -57,6 +62,7 @@ int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *
         }
 #undef TAKE
     }
+    client_output = o->output;
     return 0;
 }
 
@@ -120,6 +126,10 @@ int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *
 
 int dmp_client_report_problem(const char *cmd, long status, json_t *reply)
 {
+    if (reply != NULL && client_output == DMP_OUT_JSON)
+        dmp_cli_print_json(reply);
+    else if (reply != NULL && client_output == DMP_OUT_YAML)
+        dmp_cli_print_yaml(reply);
     const char *code = json_string_value(json_object_get(reply, "code"));
     const char *detail = json_string_value(json_object_get(reply, "detail"));
     const char *loc = json_string_value(json_object_get(reply, "location"));
@@ -201,8 +211,8 @@ int dmp_client_get_json(const dmp_client_opts_t *o, const char *cmd, const char 
 int dmp_client_product_path(const char *cmd, const char *product, const char *prefix,
                             dmp_buf_t *out)
 {
-    const char *slash = product ? strrchr(product, '/') : NULL;
-    if (slash == NULL || slash == product || slash[1] == '\0')
+    const char *slash = product ? strchr(product, '/') : NULL;
+    if (slash == NULL || slash == product || slash[1] == '\0' || strchr(slash + 1, '/'))
         return dmp_cli_fail(DMP_EXIT_USAGE, cmd, "PRODUCT '%s' is not DOMAIN/NAME (see --help)",
                             product ? product : "");
     char *domain = dmp_strndup(product, (size_t)(slash - product));

@@ -178,6 +178,12 @@ static void deploy(dmp_http_req_t *req, dmp_http_resp_t *resp, int is_put)
     json_t *out = NULL;
     const char *dry = dmp_http_query(req, "dryRun");
     int dry_run = dry && (!strcmp(dry, "true") || !strcmp(dry, "1") || !strcmp(dry, "All"));
+    if (dry && !dry_run && strcmp(dry, "false") && strcmp(dry, "0")) {
+        dmp_http_reply_problem(resp, 400, "DMP_INVALID",
+                               "dryRun must be true or false (also 1, 0 or All)", "dryRun", NULL);
+        dmp_descriptor_free(d);
+        return;
+    }
     int rc = DMP_OK;
     if (req->svc->cat && dmp_catalog_check_inputs(req->svc->cat, d, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err); /* input ports must name readable ports */

@@ -366,5 +366,33 @@ def test_cli_exit_codes():
         contains(r.stdout, "usage", c + " --help output")
 
 
+def test_one_server_per_data_dir():
+    s = Server()
+    r = cli("serve", "--listen", "127.0.0.1:%d" % free_port(), "--data-dir", s.data_dir)
+    eq(r.returncode, 1, "second server on the same data dir")
+    contains(r.stderr, "in use by another dmp serve", "names the conflict")
+    eq(s.req("GET", "/healthz").status, 200, "the first one still serves")
+
+
+def test_dry_run_parameter_checked():
+    s = Server()
+    r = s.req("POST", "/v1/dataproduct?dryRun=maybe", REQUEST_3A, "application/yaml")
+    eq(r.status, 400, "bad dryRun")
+    eq(r.body.get("field"), "dryRun", "names the parameter")
+
+
+def test_machine_output_on_failure():
+    s, p = setup()
+    s.req("POST", "/v1/dataproduct", REQUEST_3A, "application/yaml")
+    s.wait_state(*KEY, "CREATED")
+    d = tmpdir()
+    f = write(os.path.join(d, "p.yaml"), REQUEST_3A.replace("my s3 directory", "changed"))
+    r = s.cli("apply", f, "-ojson")
+    eq(r.returncode, 1, "refused apply")
+    eq(json.loads(r.stdout)["code"], "DMP_IMMUTABLE", "problem document on stdout for -o json")
+    r = s.cli("get", "a/b/c")
+    eq(r.returncode, 64, "malformed DOMAIN/NAME is a usage error")
+
+
 if __name__ == "__main__":
     run(globals())
