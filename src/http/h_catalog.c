@@ -401,23 +401,33 @@ static void add_samples(dmp_http_req_t *req, json_t *e)
     json_decref(acl_doc);
 }
 
-static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
+json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_error_t *err)
 {
-    if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
-        return;
-    json_t *out = NULL;
-    dmp_error_t err = {0};
-    if (dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
-                        dmp_http_param(req, "name"), dmp_http_query(req, "version"), &out,
-                        &err) != DMP_OK) {
-        dmp_http_reply_error(resp, &err);
-        return;
+    if (req->svc->cat == NULL) {
+        DMP_ERR(err, DMP_UNAVAILABLE, "the catalog is not enabled");
+        return NULL;
     }
+    json_t *out = NULL;
+    if (dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                        dmp_http_param(req, "name"), version, &out, err) != DMP_OK)
+        return NULL;
     char *base = base_url(req);
     add_consume(out, base);
     dmp_free(base);
     add_samples(req, out);
-    dmp_http_reply_json(resp, 200, out);
+    return out;
+}
+
+static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
+        return;
+    dmp_error_t err = {0};
+    json_t *out = dmp_http_catalog_view(req, dmp_http_query(req, "version"), &err);
+    if (out == NULL)
+        dmp_http_reply_error(resp, &err);
+    else
+        dmp_http_reply_json(resp, 200, out);
 }
 
 static void h_versions(dmp_http_req_t *req, dmp_http_resp_t *resp)

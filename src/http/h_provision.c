@@ -603,10 +603,17 @@ static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     if (dmp_provision_get(req->svc->prov, env, dmp_http_param(req, "domain"),
                           dmp_http_param(req, "name"), dmp_http_query(req, "version"), &out,
-                          &err) != DMP_OK)
+                          &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
-        dmp_http_reply_json(resp, 200, out);
+        return;
+    }
+    /* Everything a consumer needs in one reply: the deployed version and its state, plus
+     * the catalog's view of it (ports with schemas and SLOs, how to read them, samples). */
+    json_t *view = dmp_http_catalog_view(req, json_string_value(json_object_get(out, "version")),
+                                         NULL);
+    if (view != NULL)
+        json_object_set_new(out, "catalog", view);
+    dmp_http_reply_json(resp, 200, out);
 }
 
 /* Served without bearer authentication (server.c's public_tables): h_report checks the

@@ -119,6 +119,11 @@ void dmp_http_reply_hidden(dmp_http_req_t *req, dmp_http_resp_t *resp, const cha
  * svc->streams; called by server.c at start and stop. */
 void dmp_http_events_install(const dmp_services_t *svc);
 void dmp_http_events_uninstall(const dmp_services_t *svc);
+/* The catalog's consumer view of the product named by the request's {domain}/{name}
+ * (ports with schemas, SLOs, how to read them, sample events masked for the caller), or
+ * NULL with 'err' set when it is not catalogued. The caller must have authorized the read. */
+json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_error_t *err);
+
 /* Called by server.c after the handler: writes the audit record, if any. */
 void dmp_http_audit_finish(dmp_http_req_t *req, int status);
 
