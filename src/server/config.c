@@ -36,8 +36,9 @@ static const opt_t opts[] = {
      "Largest request body accepted; larger bodies get 413."},
     {"connection-limit", OPT_UINT, OFF(connection_limit), "1024", 1, 100000,
      "Most concurrent connections (each has its own thread)."},
-    {"per-ip-limit", OPT_UINT, OFF(per_ip_limit), "0", 0, 100000,
-     "Most concurrent connections from one address (0: no cap)."},
+    {"per-ip-limit", OPT_UINT, OFF(per_ip_limit), "256", 0, 100000,
+     "Most concurrent connections from one address (0: no cap), so one client cannot "
+     "hold every slot of connection-limit."},
     {"timeout", OPT_UINT, OFF(timeout_s), "30", 1, 86400,
      "Seconds a connection may stay idle or stall mid-request before it is closed."},
     {"policies", OPT_STR, OFF(policies), "", 0, 0,
