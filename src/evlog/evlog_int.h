@@ -12,22 +12,30 @@
 #include <sys/types.h>
 
 /* Event-log record, little-endian, appended to seg-<first_seq>.log (first_seq printed as
- * 20 decimal digits so names sort by seq):
+ * 20 decimal digits so names sort by seq). Version 2 (written since the synced-before field
+ * was added):
  *   OFFSET SIZE  FIELD
- *     0     4    magic      "DMEV"
+ *     0     4    magic      "DME2"
  *     4     4    len        payload bytes (N), <= DMP_EVLOG_MAX_PAYLOAD
  *     8     8    seq        strictly increasing by one, never reused
  *    16     8    append_ms  processing time, ms since the epoch, never decreasing
  *    24     8    event_ms   event time from the event, ms; 0 if none
  *    32     8    dedup_key  64-bit hash of CloudEvents source+id; 0: none
  *    40     4    flags      caller-defined
- *    44     4    crc        CRC32C of bytes 4..43 and the payload
- *    48     N    payload    the CloudEvent JSON bytes, opaque here
+ *    44     8    synced_before  every seq <= this had been fdatasync'd (acknowledged)
+ *                           before this record was written; < seq
+ *    52     4    crc        CRC32C of bytes 4..51 and the payload
+ *    56     N    payload    the CloudEvent JSON bytes, opaque here
+ * Version 1 (still read, never written): magic "DMEV", no synced_before field, crc at 44
+ * over bytes 4..43 and the payload, payload at 48. A segment may hold v1 records followed
+ * by v2 ones (a log written by an older build and appended to by a newer one).
  * Invariant: a record exists only if its magic, length, seq and crc all check out.
  * Records are packed back to back with no padding; the first record of a segment has
  * seq == first_seq from the file name. */
-#define EVLOG_MAGIC 0x56454d44u /* "DMEV" read as little-endian */
-#define EVLOG_HDR 48
+#define EVLOG_MAGIC 0x32454d44u    /* "DME2" read as little-endian */
+#define EVLOG_MAGIC_V1 0x56454d44u /* "DMEV" */
+#define EVLOG_HDR 56               /* header of the records written now (v2) */
+#define EVLOG_HDR_V1 48
 
 /* Synced-point checkpoint, file "checkpoint": two 512-byte slots written alternately with
  * pwrite + fdatasync, so a torn write loses at most the newest slot. Each slot:
@@ -98,9 +106,17 @@ typedef struct evlog_hdr {
     int64_t event_ms;
     uint64_t dedup_key;
     uint32_t flags;
+    uint64_t synced_before; /* v2; 0 for a v1 record */
+    uint32_t hdr_len;       /* set by rec_check: EVLOG_HDR or EVLOG_HDR_V1 */
 } evlog_hdr_t;
 
-/* Writes header + payload at 'dst' (EVLOG_HDR + h->len bytes). */
+/* Header size of a record starting with 'magic' (0 when the magic is not a record's). */
+static inline size_t evlog_hdr_size(uint32_t magic)
+{
+    return magic == EVLOG_MAGIC ? EVLOG_HDR : magic == EVLOG_MAGIC_V1 ? EVLOG_HDR_V1 : 0;
+}
+
+/* Writes a v2 header + payload at 'dst' (EVLOG_HDR + h->len bytes). */
 void dmp_evlog__rec_encode(uint8_t *dst, const evlog_hdr_t *h, const void *payload);
 
 /* Checks the record at 'p' with 'avail' bytes available. Returns 1 and fills *h when a whole
@@ -230,11 +246,26 @@ struct dmp_evlog {
     int ck_slot;     /* slot written last */
     int64_t ck_last_ms;
     int64_t retain_last_ms;
+
+    /* Deferred checkpoint (ckpt.c), under that file's lock. */
+    int hk_queued;     /* in the housekeeper's list (valid when hk_gen matches) */
+    unsigned hk_gen;   /* the housekeeper generation it was queued in */
+    int64_t hk_due_ms; /* wall clock when the checkpoint is due */
+    struct dmp_evlog *hk_next;
 };
 
 /* Fault-injection hooks (tests only): replace the system calls the writer uses. */
 extern int (*dmp_evlog__fdatasync_hook)(int fd);
 extern ssize_t (*dmp_evlog__pwrite_hook)(int fd, const void *buf, size_t n, off_t off);
+
+/* ckpt.c: the checkpoint housekeeper, one thread per process, started when a log first
+ * defers a checkpoint and ended when no log has one pending. */
+/* Asks for a checkpoint of 'elog' at wall-clock 'due_ms' unless a later group writes one
+ * first (called by the leader, without mu). */
+void dmp_evlog__ck_defer(dmp_evlog_t *elog, int64_t due_ms);
+/* Takes 'elog' off the housekeeper's list; after it returns the housekeeper no longer
+ * touches 'elog'. Call with closing set and the writer role free (close, abandon). */
+void dmp_evlog__ck_undefer(dmp_evlog_t *elog);
 
 /* recover.c */
 int dmp_evlog__ck_write(dmp_evlog_t *elog, dmp_error_t *err);

@@ -4,9 +4,14 @@
  * The recovery rule (docs/evlog.md):
  *   - every segment but the last is sealed: it was fully synced before the next one was
  *     created, so any invalid record in it is damage and open refuses;
- *   - in the last segment, the first invalid or incomplete record at offset O with expected
- *     seq S is a torn tail when S > synced_seq (the checkpoint): the file is cut at O;
- *     when S <= synced_seq the damage lies below the synced point and open refuses;
+ *   - in the last segment, let the first invalid or incomplete record sit at offset O with
+ *     expected seq S. The damage lies below the synced point, and open refuses, when
+ *     S <= synced_seq (the checkpoint) or when a valid record after O says, in its
+ *     synced_before field, that S had been fdatasync'd before it was written (the proof
+ *     is found by the record magic, as the bad record's length cannot be trusted).
+ *     Otherwise it is a torn tail and the file is cut at O. The warning says "unacknowledged
+ *     data" only when that is known (the file ends inside record S and nothing valid
+ *     follows: its sync never completed), else "after the last synced record";
  *   - open also refuses when the log ends before synced_seq, or when segments do not
  *     follow each other seq by seq. The writer never rolls an empty segment, so an empty
  *     sealed segment means lost records; the gap check catches it. Invariant after a
@@ -198,12 +203,119 @@ static int list_segments(dmp_evlog_t *elog, uint64_t **out, size_t *n, dmp_error
     return DMP_OK;
 }
 
+/* Reads exactly n bytes at 'off' (0 on success, -1 with errno, 1 when the file is shorter). */
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            return 1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* Proof that a record was acknowledged: a valid v2 record found after it. */
+typedef struct evlog_evidence {
+    uint64_t seq, off, synced_before;
+    int any_after; /* some valid record (proof or not) lies after the bad one */
+} evlog_evidence_t;
+
+/* Looks in [off, end) of a segment, past a bad record at 'off' whose expected seq is
+ * 'expect', for a valid v2 record with seq > expect and synced_before >= expect: it was
+ * written after 'expect' had been fdatasync'd, so 'expect' was acknowledged. Records are
+ * found by their magic at any byte (the bad record's length cannot be trusted), each
+ * candidate checked in full (crc). Returns 1 with *ev filled, 0 when there is no such
+ * record, -1 on a read error (errno). Bounded: one pass over the tail in 1 MiB windows,
+ * plus one read per candidate whose record does not fit in its window. */
+static int find_evidence(int fd, uint64_t off, uint64_t end, uint64_t expect, evlog_evidence_t *ev)
+{
+    const size_t win = 1u << 20;
+    uint8_t magic[4];
+    evlog_put32(magic, EVLOG_MAGIC);
+    uint8_t *buf = dmp_malloc(win);
+    uint8_t *rec = NULL;
+    size_t reccap = 0;
+    int found = 0;
+    for (uint64_t pos = off; pos < end && !found;) {
+        size_t n = end - pos < win ? (size_t)(end - pos) : win;
+        int r = pread_all(fd, buf, n, pos);
+        if (r < 0) {
+            found = -1;
+            break;
+        }
+        if (r > 0)
+            break; /* the file is shorter than it was a moment ago: nothing more to see */
+        for (size_t i = 0; i + 4 <= n && !found;) {
+            const uint8_t *m = memmem(buf + i, n - i, magic, 4);
+            if (!m)
+                break;
+            size_t at = (size_t)(m - buf);
+            i = at + 1;
+            uint64_t roff = pos + at;
+            if (end - roff < EVLOG_HDR)
+                continue;
+            const uint8_t *p = buf + at;
+            uint32_t len;
+            if (n - at >= 8) {
+                len = evlog_get32(p + 4);
+            } else { /* the length straddles the window's edge */
+                uint8_t h8[8];
+                if (pread_all(fd, h8, 8, roff) != 0)
+                    continue;
+                len = evlog_get32(h8 + 4);
+            }
+            if (len > DMP_EVLOG_MAX_PAYLOAD || end - roff < EVLOG_HDR + (uint64_t)len)
+                continue;
+            size_t need = EVLOG_HDR + (size_t)len;
+            if (n - at < need) {
+                if (reccap < need) {
+                    dmp_free(rec);
+                    reccap = need;
+                    rec = dmp_malloc(reccap);
+                }
+                int rr = pread_all(fd, rec, need, roff);
+                if (rr < 0) {
+                    found = -1;
+                    break;
+                }
+                if (rr > 0)
+                    continue;
+                p = rec;
+            }
+            evlog_hdr_t h;
+            const char *why;
+            if (dmp_evlog__rec_check(p, need, &h, &why) != 1 || h.seq < expect)
+                continue;
+            ev->any_after = 1;
+            if (h.seq > expect && h.synced_before >= expect) {
+                ev->seq = h.seq;
+                ev->off = roff;
+                ev->synced_before = h.synced_before;
+                found = 1;
+            }
+        }
+        if (n < win || found)
+            break;
+        pos += n - 3; /* overlap so a magic across the window edge is seen */
+    }
+    dmp_free(buf);
+    dmp_free(rec);
+    return found;
+}
+
 /* Scans a segment, building its index. See the rule at the top of the file. */
 static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t synced,
                     uint64_t file_size, dmp_error_t *err)
 {
     evlog_it_t it = {.fd = seg->fd, .off = 0, .end = file_size};
-    uint64_t expect = seg->first_seq, last_idx = 0;
+    uint64_t expect = seg->first_seq, last_idx = 0, max_synced = 0;
     int64_t prev_ms = INT64_MIN;
     int rc = DMP_OK;
     char *name = dmp_evlog__seg_path(elog->dir, seg->first_seq, "log");
@@ -213,6 +325,7 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
         int r = dmp_evlog__it_next(&it);
         const char *why = it.why;
         char whybuf[128];
+        int whole = r == 1; /* a whole record, bad by its seq or time */
         if (r == 0)
             break;
         if (r == -3) {
@@ -229,7 +342,28 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
             r = -1;
         }
         if (r < 0) {
-            uint64_t off = it.off;
+            /* a whole record with the wrong seq or time is bad from its own start */
+            uint64_t off = whole ? it.rec_off : it.off;
+            evlog_evidence_t ev = {0};
+            int fe = 0;
+            if (is_last && expect > synced) {
+                fe = find_evidence(seg->fd, off, file_size, expect, &ev);
+                if (fe < 0) {
+                    rc = DMP_ERR(err, DMP_IO, "cannot read %s: %s", name, strerror(errno));
+                    goto out;
+                }
+            }
+            if (fe > 0) {
+                rc = DMP_ERR(err, DMP_IO,
+                             "log %s is damaged below the synced point: %s at offset %" PRIu64
+                             " (%s; record seq %" PRIu64 " expected, synced point seq %" PRIu64
+                             " as shown by record seq %" PRIu64 " at offset %" PRIu64
+                             ", written after it); refusing to open rather than drop "
+                             "acknowledged records",
+                             elog->dir, name, off, why, expect, ev.synced_before, ev.seq, ev.off);
+                dmp_error_where(err, "%s:%" PRIu64, name, off);
+                goto out;
+            }
             if (!is_last || expect <= synced) {
                 rc = DMP_ERR(err, DMP_IO,
                              "log %s is damaged below the synced point: %s at offset %" PRIu64
@@ -240,10 +374,19 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
                 dmp_error_where(err, "%s:%" PRIu64, name, off);
                 goto out;
             }
-            dmp_logf(DMP_LOG_WARN,
-                     "evlog: %s: torn tail at offset %" PRIu64 " (%s): cutting %" PRIu64
-                     " bytes of unacknowledged data",
-                     name, off, why, file_size - off);
+            if (r == -2 && !ev.any_after) /* the file ends inside this record (and nothing
+                                              valid follows): its sync never completed */
+                dmp_logf(DMP_LOG_WARN,
+                         "evlog: %s: torn tail at offset %" PRIu64 " (%s): cutting %" PRIu64
+                         " bytes of unacknowledged data",
+                         name, off, why, file_size - off);
+            else /* damage, not a short file: whether its group was synced is unknown */
+                dmp_logf(DMP_LOG_WARN,
+                         "evlog: %s: torn tail at offset %" PRIu64 " (%s): cutting %" PRIu64
+                         " bytes after the last synced record (seq %" PRIu64
+                         "; no later record shows that seq %" PRIu64 " was synced)",
+                         name, off, why, file_size - off, max_synced > synced ? max_synced : synced,
+                         expect);
             if (ftruncate(seg->fd, (off_t)off) != 0 || fdatasync(seg->fd) != 0) {
                 rc = DMP_ERR(err, DMP_IO, "cannot cut the torn tail of %s at %" PRIu64 ": %s", name,
                              off, strerror(errno));
@@ -253,6 +396,8 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
             file_size = off;
             break;
         }
+        if (it.h.synced_before > max_synced)
+            max_synced = it.h.synced_before;
         if (seg->nidx == 0 || it.rec_off - last_idx >= elog->conf.index_interval_bytes) {
             dmp_evlog__idx_push(seg, it.h.seq, it.rec_off, it.h.append_ms);
             last_idx = it.rec_off;
@@ -509,16 +654,11 @@ fail:
     return rc;
 }
 
-void dmp_evlog__abandon(dmp_evlog_t *elog)
+/* Sets closing, wakes waiters, waits until no caller and no writer (leader or the
+ * checkpoint housekeeper) is inside, then takes the log off the housekeeper's list.
+ * Returns the failed flag. */
+static int quiesce(dmp_evlog_t *elog)
 {
-    if (elog)
-        handle_free(elog);
-}
-
-void dmp_evlog_close(dmp_evlog_t *elog)
-{
-    if (!elog)
-        return;
     pthread_mutex_lock(&elog->mu);
     elog->closing = 1;
     pthread_cond_broadcast(&elog->cond_data);
@@ -527,6 +667,23 @@ void dmp_evlog_close(dmp_evlog_t *elog)
         pthread_cond_wait(&elog->cond_idle, &elog->mu);
     int failed = elog->failed;
     pthread_mutex_unlock(&elog->mu);
+    dmp_evlog__ck_undefer(elog);
+    return failed;
+}
+
+void dmp_evlog__abandon(dmp_evlog_t *elog)
+{
+    if (!elog)
+        return;
+    quiesce(elog);
+    handle_free(elog);
+}
+
+void dmp_evlog_close(dmp_evlog_t *elog)
+{
+    if (!elog)
+        return;
+    int failed = quiesce(elog);
     if (!failed && elog->w_next_seq - 1 > elog->ck_seq) {
         dmp_error_t e = {0};
         if (dmp_evlog__ck_write(elog, &e) != DMP_OK)

@@ -18,18 +18,20 @@ void dmp_evlog__rec_encode(uint8_t *dst, const evlog_hdr_t *h, const void *paylo
     evlog_put64(dst + 24, (uint64_t)h->event_ms);
     evlog_put64(dst + 32, h->dedup_key);
     evlog_put32(dst + 40, h->flags);
+    evlog_put64(dst + 44, h->synced_before);
     if (h->len)
         memcpy(dst + EVLOG_HDR, payload, h->len);
-    uint32_t crc = dmp_evlog__crc32c(0, dst + 4, 40);
+    uint32_t crc = dmp_evlog__crc32c(0, dst + 4, EVLOG_HDR - 8);
     crc = dmp_evlog__crc32c(crc, dst + EVLOG_HDR, h->len);
-    evlog_put32(dst + 44, crc);
+    evlog_put32(dst + EVLOG_HDR - 4, crc);
 }
 
 int dmp_evlog__rec_check(const uint8_t *p, size_t avail, evlog_hdr_t *h, const char **why)
 {
     if (avail < 4)
         return 0;
-    if (evlog_get32(p) != EVLOG_MAGIC) {
+    size_t hdr = evlog_hdr_size(evlog_get32(p));
+    if (hdr == 0) {
         *why = "bad magic";
         return -1;
     }
@@ -40,11 +42,13 @@ int dmp_evlog__rec_check(const uint8_t *p, size_t avail, evlog_hdr_t *h, const c
         *why = "length over the 64 MiB limit";
         return -1;
     }
-    if (avail < EVLOG_HDR + (size_t)h->len)
+    if (avail < hdr + (size_t)h->len)
         return 0;
-    uint32_t crc = dmp_evlog__crc32c(0, p + 4, 40);
-    crc = dmp_evlog__crc32c(crc, p + EVLOG_HDR, h->len);
-    if (crc != evlog_get32(p + 44)) {
+    /* v1 and v2 alike: the crc is the header's last 4 bytes and covers the rest of the
+     * header after the magic, then the payload */
+    uint32_t crc = dmp_evlog__crc32c(0, p + 4, hdr - 8);
+    crc = dmp_evlog__crc32c(crc, p + hdr, h->len);
+    if (crc != evlog_get32(p + hdr - 4)) {
         *why = "crc mismatch";
         return -1;
     }
@@ -53,6 +57,12 @@ int dmp_evlog__rec_check(const uint8_t *p, size_t avail, evlog_hdr_t *h, const c
     h->event_ms = (int64_t)evlog_get64(p + 24);
     h->dedup_key = evlog_get64(p + 32);
     h->flags = evlog_get32(p + 40);
+    h->synced_before = hdr == EVLOG_HDR ? evlog_get64(p + 44) : 0;
+    h->hdr_len = (uint32_t)hdr;
+    if (hdr == EVLOG_HDR && h->synced_before >= h->seq) {
+        *why = "synced-before field not below the record's seq";
+        return -1;
+    }
     return 1;
 }
 
@@ -122,15 +132,15 @@ int dmp_evlog__it_next(evlog_it_t *it)
         if (r == -1)
             return -1;
         if (r == 1) {
-            it->payload = p + EVLOG_HDR;
+            it->payload = p + it->h.hdr_len;
             it->rec_off = it->off;
-            it->off += EVLOG_HDR + it->h.len;
+            it->off += it->h.hdr_len + it->h.len;
             return 1;
         }
         /* Incomplete in the buffer: is it incomplete in the file too? */
         size_t need = EVLOG_HDR;
         if (in >= 8)
-            need = EVLOG_HDR + evlog_get32(p + 4);
+            need = evlog_hdr_size(evlog_get32(p)) + evlog_get32(p + 4);
         if (in >= left || need > left || pass > 0) {
             it->why = "record cut short at the end of the file";
             return -2;

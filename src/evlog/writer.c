@@ -266,7 +266,10 @@ static void encode_req(dmp_evlog_t *elog, evlog_req_t *r, int64_t now)
             elog->w_idx_off = off;
             elog->w_idx_any = 1;
         }
-        evlog_hdr_t h = {(uint32_t)rec->len, seq, now, rec->event_ms, rec->dedup_key, rec->flags};
+        /* synced_before: next_seq (written only by the leader, so no lock needed here) is
+         * the published durable end; every seq below it was fdatasync'd */
+        evlog_hdr_t h = {(uint32_t)rec->len, seq, now, rec->event_ms, rec->dedup_key,
+                         rec->flags, elog->next_seq - 1, EVLOG_HDR};
         dmp_buf_reserve(&elog->w_buf, EVLOG_HDR + rec->len);
         dmp_evlog__rec_encode((uint8_t *)elog->w_buf.data + elog->w_buf.len, &h, rec->payload);
         elog->w_buf.len += EVLOG_HDR + rec->len;
@@ -287,8 +290,12 @@ static void maybe_checkpoint(dmp_evlog_t *elog, int force)
     uint64_t durable = elog->w_next_seq - 1;
     if (durable <= elog->ck_seq)
         return;
-    if (!force && now - elog->ck_last_ms < elog->conf.checkpoint_interval_ms)
+    if (!force && now - elog->ck_last_ms < elog->conf.checkpoint_interval_ms) {
+        /* not yet: the housekeeper writes it when the interval is up, if no later group
+         * has by then, so an idle log's checkpoint catches up */
+        dmp_evlog__ck_defer(elog, elog->ck_last_ms + elog->conf.checkpoint_interval_ms);
         return;
+    }
     dmp_error_t e = {0};
     if (dmp_evlog__ck_write(elog, &e) != DMP_OK)
         dmp_logf(DMP_LOG_ERROR, "evlog: %s", e.msg);
