@@ -123,7 +123,8 @@ typedef struct dmp_stream_query {
     int64_t since_ms;       /* processing time >= (0: none) */
     int64_t until_ms;       /* processing time < (0: none) */
     int64_t event_since_ms; /* event time >= (0: none) */
-    int64_t event_until_ms; /* event time < (0: none) */
+    int64_t event_until_ms; /* event time < (0: none); with either bound, events without
+                               a `time` attribute are excluded */
     const dmp_cesql_t *filter; /* CESQL filter or NULL (borrowed) */
     dmp_stream_fmt_t format;
     size_t max_scan;        /* records examined at most [limit * 10 + 1000] */

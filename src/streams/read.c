@@ -84,7 +84,11 @@ static int on_rec_view(rd_t *r, const dmp_channel_rec_t *rec)
         return 1;
     }
     int pass = 1;
-    if (q->event_since_ms && rec->event_ms < q->event_since_ms)
+    /* An event without `time` (stored with event_ms 0) has no event time to compare: any
+     * event-time bound excludes it, or it would match every event_until. */
+    if ((q->event_since_ms || q->event_until_ms) && rec->event_ms == 0)
+        pass = 0;
+    if (pass && q->event_since_ms && rec->event_ms < q->event_since_ms)
         pass = 0;
     if (pass && q->event_until_ms && rec->event_ms >= q->event_until_ms)
         pass = 0;

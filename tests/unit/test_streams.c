@@ -474,6 +474,64 @@ static void test_filtered_read_scans_to_the_end(void **state)
     dmp_streams_port_release(p);
 }
 
+/* Event-time bounds: an event without `time` (stored with event time 0) has no event time
+ * and is left out whenever a bound is given, never matched by event_until. */
+static void test_event_time_bounds_skip_timeless(void **state)
+{
+    fx_t *f = *state;
+    const char *nd = "{\"specversion\":\"1.0\",\"id\":\"jan\",\"source\":\"/t\",\"type\":\"t\","
+                     "\"time\":\"2024-01-10T00:00:00Z\",\"data\":{\"Age\":1}}\n"
+                     "{\"specversion\":\"1.0\",\"id\":\"none\",\"source\":\"/t\",\"type\":\"t\","
+                     "\"data\":{\"Age\":2}}\n"
+                     "{\"specversion\":\"1.0\",\"id\":\"jun\",\"source\":\"/t\",\"type\":\"t\","
+                     "\"time\":\"2024-06-10T00:00:00Z\",\"data\":{\"Age\":3}}\n";
+    json_t *reply = NULL;
+    int batch = 0;
+    dmp_error_t err = {0};
+    assert_int_equal(ingest(f, "application/x-ndjson", nd, &reply, &batch, &err), DMP_OK);
+    assert_int_equal(json_integer_value(json_object_get(reply, "accepted")), 3);
+    json_decref(reply);
+    dmp_stream_port_t *p = NULL;
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL),
+                     DMP_OK);
+    int64_t mar = 0, jan1 = 0;
+    assert_int_equal(dmp_time_parse("2024-03-01T00:00:00Z", &mar), DMP_OK);
+    assert_int_equal(dmp_time_parse("2024-01-01T00:00:00Z", &jan1), DMP_OK);
+    struct {
+        int64_t since, until;
+        size_t want;
+        const char *ids[3];
+    } cases[] = {
+        {0, 0, 3, {"jan", "none", "jun"}},
+        {0, mar, 1, {"jan"}}, /* the timeless event does not count as "before" */
+        {mar, 0, 1, {"jun"}},
+        {jan1, mar, 1, {"jan"}},
+        {jan1, 0, 2, {"jan", "jun"}},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        dmp_stream_query_t q = {.from = 1,
+                                .limit = 10,
+                                .event_since_ms = cases[c].since,
+                                .event_until_ms = cases[c].until,
+                                .format = DMP_STREAM_FMT_ARRAY};
+        dmp_buf_t out = DMP_BUF_INIT;
+        uint64_t next = 0;
+        size_t count = 0;
+        assert_int_equal(dmp_streams_read(f->st, p, &q, &out, &next, &count, &err), DMP_OK);
+        assert_int_equal(count, cases[c].want);
+        assert_int_equal(next, 4);
+        json_t *arr = json_loads(out.data, 0, NULL);
+        assert_non_null(arr);
+        assert_int_equal(json_array_size(arr), cases[c].want);
+        for (size_t i = 0; i < cases[c].want; i++)
+            assert_string_equal(json_string_value(json_object_get(json_array_get(arr, i), "id")),
+                                cases[c].ids[i]);
+        json_decref(arr);
+        dmp_buf_free(&out);
+    }
+    dmp_streams_port_release(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +542,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_swaps_metadata_without_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_size_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filtered_read_scans_to_the_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_time_bounds_skip_timeless, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
