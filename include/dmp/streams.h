@@ -13,7 +13,8 @@
  *   - enforces retention.
  *
  * Files under <data-dir>:
- *   channels/<environment>/<channel-name>/       the port's log (embedded backend)
+ *   channels/<environment>/<channel-name>/       the port's log (embedded backend; another
+ *                                                backend keeps its data its own way)
  *   streams/ports/<env>~<domain>~<name>~<port>.json     port metadata
  *   streams/rejected/<environment>/<channel-name>/      rejected-event log
  *   streams/subscriptions/<id>.json, <id>.offset        subscriptions
@@ -28,14 +29,32 @@
 #include <stdint.h>
 
 #include "dmp/cesql.h"
+#include "dmp/channel.h"
 #include "dmp/core.h"
 #include "dmp/provision.h"
 
 typedef struct dmp_streams dmp_streams_t;
 typedef struct dmp_stream_port dmp_stream_port_t;
 
+/* Makes the channel backend (channel.h) that stores one family of channels: 'role' is
+ * "events" (the ports' channels) or "rejected" (the per-port rejected-event stores).
+ * 'data_dir' is the service's data directory, for backends that keep files there. On
+ * success *out is owned by the service, which frees it (dmp_channel_backend_free) at
+ * close. The service sees only the backend table, so a NATS or Kafka backend plugs in here
+ * with no change above it. */
+typedef int (*dmp_streams_backend_fn)(void *ud, const char *data_dir, const char *role,
+                                      dmp_channel_backend_t **out, dmp_error_t *err);
+
+/* The default factory: the embedded log (channel.h's dmp_channel_backend_log_new), with the
+ * "events" channels under <data_dir>/channels and the "rejected" ones under
+ * <data_dir>/streams/rejected. 'ud' is unused. */
+DMP_EXPORT int dmp_streams_backend_log(void *ud, const char *data_dir, const char *role,
+                                       dmp_channel_backend_t **out, dmp_error_t *err);
+
 typedef struct dmp_streams_conf {
     const char *data_dir;        /* required */
+    dmp_streams_backend_fn backend; /* channel backend factory; NULL: dmp_streams_backend_log */
+    void *backend_ud;               /* passed to 'backend' (borrowed; outlives the service) */
     size_t max_event_bytes;      /* one event [1 MiB]; larger: DMP_LIMIT (413) */
     size_t max_batch_bytes;      /* one batch body [16 MiB] */
     size_t max_batch_events;     /* events per batch [10000] */

@@ -174,6 +174,9 @@ int dmp_server_run(const dmp_server_conf_t *conf, dmp_error_t *err)
 
     dmp_streams_conf_t sc = {
         .data_dir = conf->data_dir,
+        /* where stream ports keep their events: the embedded log is the one backend built
+         * in; a NATS/Kafka backend would be chosen here by its own factory */
+        .backend = dmp_streams_backend_log,
         .max_event_bytes = conf->event_max_bytes,
         .max_batch_bytes = conf->max_body_bytes,
         .max_batch_events = conf->batch_max_events,

@@ -885,6 +885,43 @@ static void *housekeeper(void *arg)
     return NULL;
 }
 
+int dmp_streams_backend_log(void *ud, const char *data_dir, const char *role,
+                            dmp_channel_backend_t **out, dmp_error_t *err)
+{
+    (void)ud;
+    char *root;
+    if (strcmp(role, "events") == 0)
+        root = dmp_asprintf("%s/channels", data_dir);
+    else if (strcmp(role, "rejected") == 0)
+        root = dmp_asprintf("%s/streams/rejected", data_dir);
+    else
+        return DMP_ERR(err, DMP_INVALID,
+                       "streams: unknown channel role '%s' (expected events or rejected)", role);
+    int rc = dmp_channel_backend_log_new(root, out, err);
+    dmp_free(root);
+    return rc;
+}
+
+/* Makes one backend with the configured factory and checks that it is usable. */
+static int make_backend(const dmp_streams_conf_t *conf, const char *role,
+                        dmp_channel_backend_t **out, dmp_error_t *err)
+{
+    dmp_streams_backend_fn fn = conf->backend ? conf->backend : dmp_streams_backend_log;
+    *out = NULL;
+    int rc = fn(conf->backend_ud, conf->data_dir, role, out, err);
+    if (rc != DMP_OK)
+        return rc;
+    if (*out == NULL || (*out)->ops == NULL || (*out)->ops->version < DMP_CHANNEL_OPS_V1) {
+        dmp_channel_backend_free(*out);
+        *out = NULL;
+        return DMP_ERR(err, DMP_INVALID,
+                       "streams: the %s channel backend has no operation table (version %d or "
+                       "later needed)",
+                       role, DMP_CHANNEL_OPS_V1);
+    }
+    return DMP_OK;
+}
+
 int dmp_streams_open(const dmp_streams_conf_t *conf, dmp_streams_t **out, dmp_error_t *err)
 {
     *out = NULL;
@@ -919,27 +956,21 @@ int dmp_streams_open(const dmp_streams_conf_t *conf, dmp_streams_t **out, dmp_er
     st->dir = dmp_asprintf("%s/streams", conf->data_dir);
     st->ports_dir = dmp_asprintf("%s/ports", st->dir);
     st->subs_dir = dmp_asprintf("%s/subscriptions", st->dir);
-    char *chroot_ = dmp_asprintf("%s/channels", conf->data_dir);
-    char *rejroot = dmp_asprintf("%s/rejected", st->dir);
     int rc;
     if ((rc = mkdir_p(st->ports_dir, err)) != DMP_OK ||
         (rc = mkdir_p(st->subs_dir, err)) != DMP_OK ||
         (rc = mkdir_p(conf->data_dir, err)) != DMP_OK ||
-        (rc = dmp_channel_backend_log_new(chroot_, &st->be, err)) != DMP_OK ||
-        (rc = dmp_channel_backend_log_new(rejroot, &st->rej_be, err)) != DMP_OK)
+        (rc = make_backend(conf, "events", &st->be, err)) != DMP_OK ||
+        (rc = make_backend(conf, "rejected", &st->rej_be, err)) != DMP_OK)
         goto fail;
     if ((rc = streams_ports_load(st, err)) != DMP_OK)
         goto fail;
     if ((rc = streams_subs_load(st, err)) != DMP_OK)
         goto fail;
     pthread_create(&st->housekeeper, NULL, housekeeper, st);
-    dmp_free(chroot_);
-    dmp_free(rejroot);
     *out = st;
     return DMP_OK;
 fail:
-    dmp_free(chroot_);
-    dmp_free(rejroot);
     st->housekeeper = 0;
     streams_subs_stop_all(st);
     streams_ports_close_all(st);

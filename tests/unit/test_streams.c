@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -532,6 +533,427 @@ static void test_event_time_bounds_skip_timeless(void **state)
     dmp_streams_port_release(p);
 }
 
+/* ---- a second channel backend: in memory, behind the same dmp_channel ops table */
+
+typedef struct mem_rec {
+    uint64_t off;
+    int64_t append_ms, event_ms;
+    char *data;
+    size_t len;
+    char *key; /* "source\nid" or NULL */
+} mem_rec_t;
+
+typedef struct mem_data { /* one channel's records, kept by the store across reopen */
+    char *role, *ns, *name;
+    mem_rec_t *recs;
+    size_t n, cap, head; /* recs[head..n) are readable */
+    uint64_t next;
+    struct mem_data *link;
+} mem_data_t;
+
+typedef struct mem_store { /* the factory's ud: outlives the service */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mem_data_t *all;
+    int backends, opens, closes, destroys, appends, reads;
+} mem_store_t;
+
+typedef struct mem_be {
+    dmp_channel_backend_t base;
+    mem_store_t *store;
+    char *role;
+} mem_be_t;
+
+typedef struct mem_ch {
+    dmp_channel_t base;
+    mem_data_t *d;
+    dmp_channel_conf_t conf;
+} mem_ch_t;
+
+static mem_store_t *mstore(dmp_channel_t *ch)
+{
+    return ((mem_be_t *)ch->be)->store;
+}
+
+static mem_data_t *mem_find(mem_store_t *s, const char *role, const char *ns, const char *name,
+                            mem_data_t ***link)
+{
+    for (mem_data_t **pp = &s->all; *pp; pp = &(*pp)->link) {
+        mem_data_t *d = *pp;
+        if (!strcmp(d->role, role) && !strcmp(d->ns, ns) && !strcmp(d->name, name)) {
+            if (link)
+                *link = pp;
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static void mem_data_free(mem_data_t *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        dmp_free(d->recs[i].data);
+        dmp_free(d->recs[i].key);
+    }
+    dmp_free(d->recs);
+    dmp_free(d->role);
+    dmp_free(d->ns);
+    dmp_free(d->name);
+    dmp_free(d);
+}
+
+static int mem_open(dmp_channel_backend_t *be, const char *ns, const char *name,
+                    const dmp_channel_conf_t *conf, dmp_channel_t **out, dmp_error_t *err)
+{
+    mem_be_t *b = (mem_be_t *)be;
+    pthread_mutex_lock(&b->store->mu);
+    mem_data_t *d = mem_find(b->store, b->role, ns, name, NULL);
+    if (!d) {
+        d = dmp_calloc(1, sizeof(*d));
+        d->role = dmp_strdup(b->role);
+        d->ns = dmp_strdup(ns);
+        d->name = dmp_strdup(name);
+        d->next = 1;
+        d->link = b->store->all;
+        b->store->all = d;
+    }
+    b->store->opens++;
+    pthread_mutex_unlock(&b->store->mu);
+    mem_ch_t *c = dmp_calloc(1, sizeof(*c));
+    c->base.be = be;
+    c->d = d;
+    c->conf = *conf;
+    *out = &c->base;
+    return DMP_OK;
+}
+
+static void mem_close(dmp_channel_t *ch)
+{
+    mem_store_t *s = mstore(ch);
+    pthread_mutex_lock(&s->mu);
+    s->closes++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    dmp_free(ch);
+}
+
+static int mem_destroy(dmp_channel_backend_t *be, const char *ns, const char *name,
+                       dmp_error_t *err)
+{
+    mem_be_t *b = (mem_be_t *)be;
+    pthread_mutex_lock(&b->store->mu);
+    mem_data_t **link = NULL;
+    mem_data_t *d = mem_find(b->store, b->role, ns, name, &link);
+    if (d) {
+        *link = d->link;
+        mem_data_free(d);
+        b->store->destroys++;
+    }
+    pthread_mutex_unlock(&b->store->mu);
+    return d ? DMP_OK : DMP_ERR(err, DMP_NOTFOUND, "memory channel %s/%s does not exist", ns, name);
+}
+
+static int mem_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
+                      dmp_channel_result_t *results, dmp_error_t *err)
+{
+    mem_ch_t *c = (mem_ch_t *)ch;
+    mem_store_t *s = mstore(ch);
+    for (size_t i = 0; i < n; i++)
+        if (c->conf.max_record_bytes && msgs[i].len > c->conf.max_record_bytes)
+            return DMP_ERR(err, DMP_LIMIT, "record %zu is over %u bytes", i,
+                           c->conf.max_record_bytes);
+    pthread_mutex_lock(&s->mu);
+    mem_data_t *d = c->d;
+    int64_t now = dmp_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        char *key = msgs[i].source && msgs[i].id
+                        ? dmp_asprintf("%s\n%s", msgs[i].source, msgs[i].id)
+                        : NULL;
+        uint64_t dup = 0;
+        for (size_t k = d->head; key && k < d->n && !dup; k++)
+            if (d->recs[k].key && !strcmp(d->recs[k].key, key))
+                dup = d->recs[k].off;
+        if (dup) {
+            dmp_free(key);
+            if (results)
+                results[i] = (dmp_channel_result_t){dup, 1};
+            continue;
+        }
+        if (d->n == d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 16;
+            d->recs = dmp_realloc(d->recs, d->cap * sizeof(*d->recs));
+        }
+        mem_rec_t *r = &d->recs[d->n++];
+        r->off = d->next++;
+        r->append_ms = now;
+        r->event_ms = msgs[i].event_ms;
+        r->data = dmp_malloc(msgs[i].len + 1);
+        memcpy(r->data, msgs[i].payload, msgs[i].len);
+        r->len = msgs[i].len;
+        r->key = key;
+        if (results)
+            results[i] = (dmp_channel_result_t){r->off, 0};
+    }
+    s->appends++;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return DMP_OK;
+}
+
+static int mem_read(dmp_channel_t *ch, uint64_t from, size_t max_records, size_t max_bytes,
+                    dmp_channel_read_fn fn, void *ud, uint64_t *next, dmp_error_t *err)
+{
+    mem_ch_t *c = (mem_ch_t *)ch;
+    mem_store_t *s = mstore(ch);
+    pthread_mutex_lock(&s->mu);
+    mem_data_t *d = c->d;
+    s->reads++;
+    uint64_t cur = from ? from : 1;
+    size_t count = 0, bytes = 0;
+    for (size_t k = d->head; k < d->n; k++) {
+        mem_rec_t *r = &d->recs[k];
+        if (r->off < cur)
+            continue;
+        if ((max_records && count >= max_records) ||
+            (max_bytes && count && bytes + r->len > max_bytes))
+            break;
+        dmp_channel_rec_t rec = {r->off, r->append_ms, r->event_ms, r->data, r->len};
+        count++;
+        bytes += r->len;
+        cur = r->off + 1;
+        if (fn(ud, &rec) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (next)
+        *next = cur;
+    return DMP_OK;
+}
+
+static int mem_seek_time(dmp_channel_t *ch, int64_t append_ms, uint64_t *offset, dmp_error_t *err)
+{
+    mem_ch_t *c = (mem_ch_t *)ch;
+    mem_store_t *s = mstore(ch);
+    pthread_mutex_lock(&s->mu);
+    *offset = c->d->next;
+    for (size_t k = c->d->head; k < c->d->n; k++)
+        if (c->d->recs[k].append_ms >= append_ms) {
+            *offset = c->d->recs[k].off;
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+    return DMP_OK;
+}
+
+static int mem_wait(dmp_channel_t *ch, uint64_t after, int timeout_ms)
+{
+    mem_ch_t *c = (mem_ch_t *)ch;
+    mem_store_t *s = mstore(ch);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    int rc = DMP_OK;
+    pthread_mutex_lock(&s->mu);
+    while (c->d->next <= after + 1) {
+        if (timeout_ms == 0 ||
+            (timeout_ms > 0 && pthread_cond_timedwait(&s->cv, &s->mu, &dl) != 0)) {
+            rc = c->d->next <= after + 1 ? DMP_TIMEOUT : DMP_OK;
+            break;
+        }
+        if (timeout_ms < 0)
+            pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int mem_retain(dmp_channel_t *ch, dmp_error_t *err)
+{
+    mem_ch_t *c = (mem_ch_t *)ch;
+    mem_store_t *s = mstore(ch);
+    pthread_mutex_lock(&s->mu);
+    mem_data_t *d = c->d;
+    uint64_t total = 0;
+    for (size_t k = d->head; k < d->n; k++)
+        total += d->recs[k].len;
+    while (c->conf.retention_bytes && total > c->conf.retention_bytes && d->head < d->n)
+        total -= d->recs[d->head++].len;
+    pthread_mutex_unlock(&s->mu);
+    return DMP_OK;
+}
+
+static void mem_stats(dmp_channel_t *ch, dmp_channel_stats_t *out)
+{
+    mem_ch_t *c = (mem_ch_t *)ch;
+    mem_store_t *s = mstore(ch);
+    pthread_mutex_lock(&s->mu);
+    mem_data_t *d = c->d;
+    out->first_offset = d->head < d->n ? d->recs[d->head].off : d->next;
+    out->next_offset = d->next;
+    for (size_t k = d->head; k < d->n; k++)
+        out->bytes += d->recs[k].len;
+    out->appended = d->n;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void mem_backend_free(dmp_channel_backend_t *be)
+{
+    mem_be_t *b = (mem_be_t *)be;
+    pthread_mutex_lock(&b->store->mu);
+    b->store->backends--;
+    pthread_mutex_unlock(&b->store->mu);
+    dmp_free(b->role);
+    dmp_free(b);
+}
+
+static const dmp_channel_backend_ops_t mem_ops = {
+    .version = DMP_CHANNEL_OPS_V1,
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .destroy = mem_destroy,
+    .append = mem_append,
+    .read = mem_read,
+    .seek_time = mem_seek_time,
+    .wait = mem_wait,
+    .retain = mem_retain,
+    .stats = mem_stats,
+    .backend_free = mem_backend_free,
+};
+
+static int mem_factory(void *ud, const char *data_dir, const char *role,
+                       dmp_channel_backend_t **out, dmp_error_t *err)
+{
+    mem_store_t *s = ud;
+    mem_be_t *b = dmp_calloc(1, sizeof(*b));
+    b->base.ops = &mem_ops;
+    b->store = s;
+    b->role = dmp_strdup(role);
+    pthread_mutex_lock(&s->mu);
+    s->backends++;
+    pthread_mutex_unlock(&s->mu);
+    *out = &b->base;
+    return DMP_OK;
+}
+
+static int bad_factory(void *ud, const char *data_dir, const char *role,
+                       dmp_channel_backend_t **out, dmp_error_t *err)
+{
+    return DMP_ERR(err, DMP_UNAVAILABLE, "test backend for %s is down", role);
+}
+
+static void open_mem(fx_t *f, mem_store_t *ms)
+{
+    dmp_streams_conf_t c = {
+        .data_dir = f->dir, .max_event_bytes = 4096, .backend = mem_factory, .backend_ud = ms};
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_streams_open(&c, &f->st, &err), DMP_OK);
+    assert_int_equal(dmp_streams_provisioner_new(f->st, &f->pv, &err), DMP_OK);
+}
+
+/* The whole service (provision, ingest with de-dup and rejection, read, reopen, delete) runs
+ * over a second backend with no change above the channel interface. */
+static void test_second_backend(void **state)
+{
+    fx_t fx = {0}, *f = &fx;
+    char tmpl[] = "/tmp/dmp-streams-mem-XXXXXX";
+    f->dir = dmp_strdup(mkdtemp(tmpl));
+    dmp_diags_t dg = {0};
+    dmp_descriptor_opts_t o = {0};
+    assert_int_equal(dmp_descriptor_parse(DESC, strlen(DESC), &o, &f->desc, &dg, NULL), DMP_OK);
+    dmp_diags_free(&dg);
+    mem_store_t ms = {0};
+    pthread_mutex_init(&ms.mu, NULL);
+    pthread_cond_init(&ms.cv, NULL);
+
+    /* a factory that fails makes open fail with its message */
+    dmp_streams_conf_t bad = {.data_dir = f->dir, .backend = bad_factory};
+    dmp_streams_t *st = NULL;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_streams_open(&bad, &st, &err), DMP_UNAVAILABLE);
+    assert_non_null(strstr(err.msg, "test backend for events is down"));
+    assert_null(st);
+
+    open_mem(f, &ms);
+    assert_int_equal(ms.backends, 2); /* events and rejected */
+    assert_int_equal(prov(f, DMP_OP_CREATE), DMP_OK);
+    assert_int_equal(ms.opens, 2);
+    json_t *reply = NULL;
+    int batch = 0;
+    const char *nd = "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"/m\",\"type\":\"t\","
+                     "\"time\":\"2024-01-10T00:00:00Z\",\"data\":{\"Age\":1}}\n"
+                     "{\"specversion\":\"1.0\",\"id\":\"b\",\"source\":\"/m\",\"type\":\"t\","
+                     "\"data\":{\"Age\":200}}\n"
+                     "{\"specversion\":\"1.0\",\"id\":\"c\",\"source\":\"/m\",\"type\":\"t\","
+                     "\"data\":{\"Age\":3}}\n"
+                     "{\"specversion\":\"1.0\",\"id\":\"a\",\"source\":\"/m\",\"type\":\"t\","
+                     "\"data\":{\"Age\":1}}\n";
+    assert_int_equal(ingest(f, "application/x-ndjson", nd, &reply, &batch, &err), DMP_OK);
+    assert_int_equal(json_integer_value(json_object_get(reply, "accepted")), 2);
+    assert_int_equal(json_integer_value(json_object_get(reply, "rejected")), 1);
+    assert_int_equal(json_integer_value(json_object_get(reply, "duplicates")), 1);
+    json_decref(reply);
+    assert_true(ms.appends >= 2); /* the events and the rejected one */
+
+    dmp_stream_port_t *p = NULL;
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL),
+                     DMP_OK);
+    dmp_stream_query_t q = {.from = 1, .limit = 10, .format = DMP_STREAM_FMT_ARRAY};
+    dmp_buf_t out = DMP_BUF_INIT;
+    uint64_t next = 0;
+    size_t count = 0;
+    assert_int_equal(dmp_streams_read(f->st, p, &q, &out, &next, &count, &err), DMP_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(next, 3);
+    json_t *arr = json_loads(out.data, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 1), "id")), "c");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, 1), "dmpoffset")), 2);
+    json_decref(arr);
+    dmp_buf_free(&out);
+    assert_true(ms.reads >= 1);
+    json_t *rej = NULL;
+    assert_int_equal(dmp_streams_rejected(f->st, p, 1, 10, &rej, &err), DMP_OK);
+    assert_int_equal(json_array_size(json_object_get(rej, "rejected")), 1);
+    json_decref(rej);
+    assert_int_equal(dmp_streams_wait(p, 2, 0), DMP_TIMEOUT);
+    assert_int_equal(dmp_streams_wait(p, 1, 0), DMP_OK);
+    dmp_streams_port_release(p);
+
+    /* nothing went to the embedded log's directories */
+    char *chdir_ = dmp_asprintf("%s/channels", f->dir);
+    assert_int_not_equal(access(chdir_, F_OK), 0);
+    dmp_free(chdir_);
+
+    /* reopen over the same store: the port and its events are back */
+    close_st(f);
+    assert_int_equal(ms.backends, 0);
+    assert_int_equal(ms.closes, ms.opens);
+    open_mem(f, &ms);
+    assert_int_equal(dmp_streams_port_find(f->st, NULL, "sales.eu", "orders", "events", &p, NULL),
+                     DMP_OK);
+    assert_int_equal(dmp_streams_next_offset(p), 3);
+    dmp_streams_port_release(p);
+    /* delete removes the channels through the backend */
+    assert_int_equal(prov(f, DMP_OP_DELETE), DMP_OK);
+    assert_int_equal(ms.destroys, 2);
+    assert_null(ms.all);
+    close_st(f);
+    assert_int_equal(ms.backends, 0);
+
+    pthread_mutex_destroy(&ms.mu);
+    pthread_cond_destroy(&ms.cv);
+    dmp_descriptor_free(f->desc);
+    char *cmd = dmp_asprintf("rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    dmp_free(cmd);
+    dmp_free(f->dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +965,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_size_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filtered_read_scans_to_the_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_time_bounds_skip_timeless, setup, teardown),
+        cmocka_unit_test(test_second_backend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
