@@ -105,6 +105,8 @@ typedef struct job {
     dmp_buf_t strs;
     item_t *items;
     size_t n, cap;
+    int64_t ts_ms; /* the time 'ts' holds, formatted once per millisecond of a batch */
+    char ts[32];
 } job_t;
 
 static item_t *job_add(job_t *j, const char *raw, size_t raw_len)
@@ -234,10 +236,14 @@ static void add_plain(job_t *j, item_t *it, const char *data, size_t len,
         reject(it, &err, errors);
         return;
     }
-    char id[37], ts[32];
+    char id[37];
     dmp_uuid_v7(id);
     int64_t now = dmp_now_ms();
-    dmp_time_format(now, ts);
+    if (now != j->ts_ms) {
+        dmp_time_format(now, j->ts);
+        j->ts_ms = now;
+    }
+    const char *ts = j->ts;
     dmp_buf_t *b = &j->payloads;
     it->off = b->len;
     dmp_buf_puts(b, "{\"specversion\":\"1.0\",\"id\":\"");
