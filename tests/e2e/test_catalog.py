@@ -261,13 +261,52 @@ def test_topology():
              "edges")
 
 
+GEO = """name: geo
+domain: maps
+version: 1.0.0
+owner: team-maps
+description: Points and lines, with definitions and references.
+outputPorts:
+  - name: main
+    type: stream
+    visibility: public
+    schema:
+      $schema: https://json-schema.org/draft/2020-12/schema
+      type: object
+      properties:
+        p: {$ref: "#/$defs/point"}
+        line: {type: array, items: {$ref: "#/$defs/point"}}
+        pair: {type: array, prefixItems: [{$ref: "#/$defs/point"}, {type: string}]}
+        again: {$ref: "#/properties/p"}
+        a: {type: string}
+      dependentRequired: {a: [p]}
+      dependentSchemas: {a: {properties: {line: {minItems: 2}}}}
+      $defs:
+        point:
+          type: object
+          required: [x, y]
+          properties:
+            x: {type: number}
+            y: {type: number}
+            next: {$ref: "#/$defs/point"}
+  - name: dump
+    type: files
+    visibility: public
+    schema: {type: object, properties: {q: {$ref: "#/$defs/x"}}, $defs: {x: {type: string}}}
+"""
+
+
 def test_exports_pass_official_parsers():
     s = server()
+    st, body = s.req("POST", "/v1/register", GEO, "application/yaml")
+    eq(st, 201, "register geo: %s" % body)
     d = tmpdir()
     files = []
     for kind, path in (("asyncapi", "/v1/products/london.hammersmith.olympia/visitors/asyncapi"),
                        ("openapi", "/v1/products/london.hammersmith.olympia/visitors/openapi"),
-                       ("openapi", "/openapi")):
+                       ("openapi", "/openapi"),
+                       ("asyncapi", "/v1/products/maps/geo/asyncapi"),
+                       ("openapi", "/v1/products/maps/geo/openapi")):
         st, body = s.req("GET", path)
         eq(st, 200, path)
         f = os.path.join(d, "%d.json" % len(files))
@@ -278,6 +317,16 @@ def test_exports_pass_official_parsers():
        "channel named as the channel interface names it")
     st, body = s.req("GET", "/v1/products/no/such/asyncapi")
     eq(st, 404, "unknown product")
+    # Definitions moved where the document's resolver finds them; no files-port paths.
+    st, a = s.req("GET", "/v1/products/maps/geo/asyncapi")
+    contains(a["components"]["schemas"], "main_point", "moved definition")
+    eq(a["components"]["messages"]["mainEvent"]["payload"]["schema"]["properties"]["p"]["$ref"],
+       "#/components/schemas/main_point", "asyncapi ref")
+    st, o = s.req("GET", "/v1/products/maps/geo/openapi")
+    eq(o["components"]["schemas"]["main"]["properties"]["p"]["$ref"],
+       "#/components/schemas/main/$defs/point", "openapi ref")
+    eq([p for p in o["paths"] if "/ports/dump/" in p], [], "no paths for a files port")
+    contains(o["paths"], "/v1/products/maps/geo/ports/main/events", "stream port paths")
     if not os.path.isdir(os.path.join(EXPORTS_DIR, "node_modules")):
         r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                            cwd=EXPORTS_DIR, capture_output=True, text=True, timeout=300)

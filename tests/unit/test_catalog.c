@@ -380,12 +380,18 @@ static void test_exports(void **state)
                         "application/schema+json;version=draft-07");
     json_t *schema = json_object_get(payload, "schema");
     assert_null(json_object_get(schema, "$schema"));
-    assert_non_null(json_object_get(schema, "definitions"));
+    /* Refs are resolved against the whole AsyncAPI document: the definitions moved to
+     * components/schemas/<port>_<name> and the refs point there. */
+    assert_null(json_object_get(schema, "definitions"));
+    assert_null(json_object_get(schema, "$defs"));
+    json_t *moved = json_object_get(json_object_get(json_object_get(a, "components"), "schemas"),
+                                    "out_x");
+    assert_string_equal(json_string_value(json_object_get(moved, "type")), "string");
     json_t *tuple = json_object_get(json_object_get(schema, "properties"), "tuple");
     assert_true(json_is_array(json_object_get(tuple, "items")));
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(tuple, "items"), 1), "$ref")),
-                        "#/definitions/x");
+                        "#/components/schemas/out_x");
     json_decref(a);
 
     assert_int_equal(dmp_catalog_openapi(f->cat, NULL, "shop", "orders", &o, &oa, &err), DMP_OK);
@@ -394,9 +400,147 @@ static void test_exports(void **state)
     assert_non_null(json_object_get(
         json_object_get(paths, "/v1/products/shop/orders/ports/out/events"), "post"));
     assert_non_null(json_object_get(paths, "/v1/products/shop/orders/ports/out/subscribe"));
+    /* No $id: the $defs ref is rewritten to where the schema sits in the document. */
+    json_t *os = json_object_get(json_object_get(json_object_get(oa, "components"), "schemas"),
+                                 "out");
+    json_t *pi = json_object_get(
+        json_object_get(json_object_get(os, "properties"), "tuple"), "prefixItems");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pi, 1), "$ref")),
+                        "#/components/schemas/out/$defs/x");
+    assert_non_null(json_object_get(json_object_get(os, "$defs"), "x"));
     json_decref(oa);
     assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "shop", "none", &o, &a, &err),
                      DMP_NOTFOUND);
+}
+
+/* Looks a JSON pointer ("#/a/b/0") up in doc; NULL when it does not resolve. */
+static json_t *resolve(json_t *doc, const char *ref)
+{
+    assert_true(ref[0] == '#');
+    json_t *cur = doc;
+    const char *p = ref + 1;
+    while (*p == '/' && cur) {
+        const char *seg = p + 1;
+        size_t n = strcspn(seg, "/");
+        char *k = dmp_strndup(seg, n);
+        cur = json_is_array(cur) ? json_array_get(cur, (size_t)atoi(k)) : json_object_get(cur, k);
+        dmp_free(k);
+        p = seg + n;
+    }
+    return cur;
+}
+
+/* Every "$ref" in v must resolve inside doc (local refs only). */
+static void all_refs_resolve(json_t *doc, json_t *v, int *count)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) all_refs_resolve(doc, x, count);
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            if (!strcmp(k, "$ref") && json_is_string(x)) {
+                if (resolve(doc, json_string_value(x)) == NULL)
+                    fail_msg("dangling $ref %s", json_string_value(x));
+                (*count)++;
+            } else {
+                all_refs_resolve(doc, x, count);
+            }
+        }
+    }
+}
+
+static void test_export_refs_resolve(void **state)
+{
+    fixture_t *f = *state;
+    dmp_descriptor_t *d = parse(
+        "name: geo\ndomain: maps\nversion: 1.0.0\nowner: team-maps\n"
+        "outputPorts:\n"
+        "  - name: main\n    type: stream\n    visibility: public\n"
+        "    schema:\n      type: object\n"
+        "      properties:\n"
+        "        p: {$ref: '#/$defs/point'}\n"
+        "        line: {type: array, items: {$ref: '#/$defs/point'}}\n"
+        "        self: {$ref: '#'}\n"
+        "        same: {$ref: '#/properties/p'}\n"
+        "        a: {type: string}\n"
+        "      dependentRequired: {a: [p]}\n"
+        "      dependentSchemas: {a: {properties: {line: {minItems: 2}}}}\n"
+        "      $defs:\n"
+        "        point:\n          type: object\n          required: [x, y]\n"
+        "          properties: {x: {type: number}, y: {type: number}, "
+        "next: {$ref: '#/$defs/point'}}\n"
+        "  - name: dump\n    type: files\n    visibility: public\n"
+        "    schema: {type: object, properties: {q: {$ref: '#/$defs/x'}}, "
+        "$defs: {x: {type: string}}}\n");
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_catalog_register(f->cat, d, "register", &err), DMP_OK);
+    dmp_descriptor_free(d);
+    dmp_catalog_export_opts_t o = {.base_url = "http://127.0.0.1:9999"};
+    json_t *a = NULL, *oa = NULL;
+    assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "maps", "geo", &o, &a, &err), DMP_OK);
+    int n = 0;
+    all_refs_resolve(a, a, &n);
+    assert_true(n >= 5);
+    json_t *schemas = json_object_get(json_object_get(a, "components"), "schemas");
+    json_t *point = json_object_get(schemas, "main_point");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(point, "properties"), "next"), "$ref")),
+                        "#/components/schemas/main_point");
+    json_t *schema = json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(a, "components"), "messages"),
+                            "mainEvent"),
+            "payload"),
+        "schema");
+    json_t *props = json_object_get(schema, "properties");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(props, "self"), "$ref")),
+                        "#/components/messages/mainEvent/payload/schema");
+    /* dependentRequired and dependentSchemas on one key: both kept, under allOf. */
+    json_t *dep = json_object_get(json_object_get(schema, "dependencies"), "a");
+    json_t *all = json_object_get(dep, "allOf");
+    assert_int_equal(json_array_size(all), 2);
+    int saw_required = 0, saw_schema = 0;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *x = json_array_get(all, i);
+        saw_required += json_is_array(json_object_get(x, "required"));
+        saw_schema += json_is_object(json_object_get(x, "properties"));
+    }
+    assert_int_equal(saw_required, 1);
+    assert_int_equal(saw_schema, 1);
+    /* The files port has no channel. */
+    assert_null(json_object_get(json_object_get(a, "channels"), "dump"));
+    json_decref(a);
+
+    assert_int_equal(dmp_catalog_openapi(f->cat, NULL, "maps", "geo", &o, &oa, &err), DMP_OK);
+    n = 0;
+    all_refs_resolve(oa, oa, &n);
+    assert_true(n >= 8);
+    json_t *paths = json_object_get(oa, "paths");
+    assert_non_null(json_object_get(paths, "/v1/products/maps/geo/ports/main/events"));
+    /* dmp serves no HTTP endpoints for a files port: no paths, but its schema is there. */
+    const char *pk;
+    json_t *pv;
+    json_object_foreach(paths, pk, pv) assert_null(strstr(pk, "/ports/dump/"));
+    assert_non_null(json_object_get(
+        json_object_get(json_object_get(oa, "components"), "schemas"), "dump"));
+    json_decref(oa);
+
+    /* The standalone draft-07 conversion keeps refs inside the schema. */
+    json_t *in = json_pack("{s:{s:{s:s}},s:{s:{s:s}}}", "properties", "p", "$ref",
+                           "#/$defs/point", "$defs", "point", "type", "object");
+    json_t *out = dmp_catalog_schema_draft07(in);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(out, "properties"), "p"), "$ref")),
+                        "#/definitions/point");
+    n = 0;
+    all_refs_resolve(out, out, &n);
+    assert_int_equal(n, 1);
+    json_decref(out);
+    json_decref(in);
 }
 
 static void test_reopen_keeps_index(void **state)
@@ -426,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lineage_and_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_export_refs_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_index, setup, teardown),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);

@@ -34,7 +34,11 @@ async function checkAsyncApi(file) {
 async function checkOpenApi(file) {
   const v = new Validator();
   const res = await v.validate(JSON.parse(readFileSync(file, 'utf8')));
-  if (!res.valid) return (res.errors || []).map((e) => JSON.stringify(e));
+  // Schema errors come as a list; unresolvable $refs as one message string.
+  if (!res.valid) {
+    const errs = Array.isArray(res.errors) ? res.errors : [res.errors || 'invalid'];
+    return errs.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)));
+  }
   if (!String(v.version).startsWith('3.1')) return [`expected OpenAPI 3.1, got ${v.version}`];
   return [];
 }
