@@ -792,8 +792,17 @@ void dmp_json_dump(const dmp_json_node_t *n, dmp_buf_t *out)
             dmp_buf_printf(out, "%.0f", n->u.d);
         else if (isinf(n->u.d)) /* written as a number that parses back to infinity */
             dmp_buf_puts(out, n->u.d > 0 ? "1e999" : "-1e999");
-        else
-            dmp_buf_printf(out, "%.17g", n->u.d);
+        else {
+            /* The shortest of 15, 16 and 17 significant digits that reads back as the
+             * same double: 0.99 stays "0.99", not "0.98999999999999999". */
+            char num[40];
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(num, sizeof(num), "%.*g", prec, n->u.d);
+                if (prec == 17 || strtod(num, NULL) == n->u.d)
+                    break;
+            }
+            dmp_buf_puts(out, num);
+        }
         break;
     case DMP_JSON_STRING:
         dump_str(out, n->u.s, n->len);

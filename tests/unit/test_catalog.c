@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "dmp/catalog.h"
+#include "dmp/schema.h"
 
 typedef struct fixture {
     char *dir;
@@ -543,6 +544,48 @@ static void test_export_refs_resolve(void **state)
     json_decref(in);
 }
 
+/* dmp_json_dump (src/schema/json.c) writes a double's shortest round-tripping form; it
+ * lives here because descriptor and catalog values (`dmp get -o yaml`) show it. */
+static char *dump_number(const char *text)
+{
+    dmp_json_doc_t *d = NULL;
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_json_parse(text, strlen(text), NULL, &d, &err), DMP_OK);
+    dmp_buf_t b = DMP_BUF_INIT;
+    dmp_json_dump(dmp_json_root(d), &b);
+    dmp_json_doc_free(d);
+    return dmp_buf_steal(&b);
+}
+
+static void test_json_number_shortest(void **state)
+{
+    static const char *const same[] = {"0.99", "0.1", "1.5", "-2.25", "123.456", "1e-07",
+                                       "3.141592653589793", "0.30000000000000004",
+                                       "1.7976931348623157e+308"};
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        char *out = dump_number(same[i]);
+        assert_string_equal(out, same[i]);
+        dmp_free(out);
+    }
+    /* Random doubles: what is written reads back as the same value, in at most 17
+     * digits. */
+    unsigned long long x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof(v));
+        if (v != v || v - v != 0) /* NaN and infinities are not JSON numbers */
+            continue;
+        char in[40];
+        snprintf(in, sizeof(in), "%.17g", v);
+        char *out = dump_number(in);
+        if (strtod(out, NULL) != v)
+            fail_msg("%s was written as %s", in, out);
+        assert_true(strlen(out) <= strlen(in));
+        dmp_free(out);
+    }
+}
+
 static void test_reopen_keeps_index(void **state)
 {
     fixture_t *f = *state;
@@ -572,6 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_refs_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_index, setup, teardown),
+        cmocka_unit_test(test_json_number_shortest),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }
