@@ -85,6 +85,11 @@ DMP_EXPORT int dmp_auth_enabled(const dmp_auth_t *auth);
  * removing a line revokes a token without a restart. */
 DMP_EXPORT int dmp_auth_verify(dmp_auth_t *auth, const char *authorization,
                                dmp_principal_t **out, dmp_error_t *err);
+/* 1 when principal 'name' can still authenticate: it has an unexpired token in the
+ * tokens file (re-read when it changed), a JWT key is configured (JWTs cannot be
+ * listed; they end at their "exp"), or authentication is off (dev mode). Long-lived
+ * access granted at some earlier request (push subscriptions) checks this. */
+DMP_EXPORT int dmp_auth_principal_active(dmp_auth_t *auth, const char *name);
 /* The principal of every request in dev mode (no credentials configured): named
  * "anonymous", an admin. Static; never free it. */
 DMP_EXPORT const dmp_principal_t *dmp_auth_dev_principal(void);

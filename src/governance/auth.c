@@ -248,6 +248,36 @@ static int verify_opaque(dmp_auth_t *a, const char *token, dmp_principal_t **out
     return rc;
 }
 
+int dmp_auth_principal_active(dmp_auth_t *a, const char *name)
+{
+    if (!dmp_auth_enabled(a))
+        return 1; /* dev mode: every caller is the dev principal */
+    if (name == NULL)
+        return 0;
+    /* JWTs are not listed anywhere: they stay valid until they expire. */
+    int active = a->hs_key != NULL || a->rs_key != NULL;
+    if (a->tokens_file == NULL)
+        return active;
+    pthread_mutex_lock(&a->mu);
+    maybe_reload(a);
+    size_t i;
+    json_t *rec;
+    int64_t now = dmp_now_ms();
+    json_array_foreach(a->tokens, i, rec)
+    {
+        if (!dmp_str_eq(json_string_value(json_object_get(rec, "principal")), name))
+            continue;
+        const char *ex = json_string_value(json_object_get(rec, "expires"));
+        int64_t ms;
+        if (ex == NULL || dmp_time_parse(ex, &ms) != DMP_OK || ms > now) {
+            active = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return active;
+}
+
 /* "aud" is a string or an array of strings. */
 static int aud_has(json_t *aud, const char *want)
 {

@@ -24,9 +24,9 @@ static const char *caller_of(const dmp_http_req_t *req)
 
 /* ---- visibility: the caller reads a product under its entry's ACL (auth.h) */
 
-/* The ACL of a whole catalog entry: the entry is in descriptor shape once its ports are
- * named outputPorts (domain, owner, tags; ports with owner, visibility, allow, tags). */
-static int entry_acl(const json_t *e, dmp_acl_t *acl)
+/* A catalog entry in descriptor shape, as auth.h reads ACLs: domain, owner, tags, and
+ * its ports named outputPorts (each with owner, visibility, allow, tags). */
+static json_t *entry_doc(const json_t *e)
 {
     json_t *doc = json_object();
     static const char *const keys[] = {"domain", "owner", "tags"};
@@ -35,10 +35,50 @@ static int entry_acl(const json_t *e, dmp_acl_t *acl)
             json_object_set(doc, keys[i], json_object_get(e, keys[i]));
     json_t *ports = json_object_get(e, "ports");
     json_object_set_new(doc, "outputPorts",
-                        json_is_array(ports) ? json_incref(ports) : json_array());
+                        json_is_array(ports) ? json_deep_copy(ports) : json_array());
+    return doc;
+}
+
+/* The ACL of a whole catalog entry (the union of its ports). */
+static int entry_acl(const json_t *e, dmp_acl_t *acl)
+{
+    json_t *doc = entry_doc(e);
     int rc = dmp_acl_from_json(doc, NULL, acl, NULL);
     json_decref(doc);
     return rc;
+}
+
+/* 1 when the caller may read port 'port' of the product in descriptor shape 'doc'. */
+static int port_readable(const dmp_http_req_t *req, const json_t *doc, const char *port)
+{
+    if (req->principal != NULL && req->principal->admin)
+        return 1;
+    dmp_acl_t acl = {0};
+    int ok = port != NULL && dmp_acl_from_json(doc, port, &acl, NULL) == DMP_OK &&
+             dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK;
+    dmp_acl_fini(&acl);
+    return ok;
+}
+
+/* Removes from entry 'e' every port the caller may not read (its schema, samples and
+ * read URLs go with it). When 'hidden' is not NULL, the removed port names are appended
+ * to it. A product is readable as a whole when one port is; each port keeps its own
+ * rule. */
+static void keep_readable_ports(const dmp_http_req_t *req, json_t *e, json_t *hidden)
+{
+    json_t *ports = json_object_get(e, "ports");
+    if (!json_is_array(ports) || (req->principal != NULL && req->principal->admin))
+        return;
+    json_t *doc = entry_doc(e);
+    for (size_t i = json_array_size(ports); i-- > 0;) {
+        const char *pn = json_string_value(json_object_get(json_array_get(ports, i), "name"));
+        if (port_readable(req, doc, pn))
+            continue;
+        if (hidden != NULL && pn != NULL)
+            json_array_append_new(hidden, json_string(pn));
+        json_array_remove(ports, i);
+    }
+    json_decref(doc);
 }
 
 /* 1 when the caller may read catalogued product domain/name (its current entry). */
@@ -272,20 +312,10 @@ static void h_register(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     }
     dmp_diags_free(&diags);
-    /* The owner of a catalogued product (by its entry's ACL), or of the declared one. */
-    json_t *cur = NULL;
-    dmp_acl_t acl = {0};
-    char *product = dmp_asprintf("%s/%s", d->domain, d->name);
-    int arc = dmp_catalog_current(req->svc->cat, d->domain, d->name, &cur, NULL) == DMP_OK
-                  ? entry_acl(cur, &acl)
-                  : dmp_acl_from_descriptor(d, NULL, &acl, &err);
-    json_decref(cur);
-    if (arc != DMP_OK)
-        dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_APPLY);
-    arc = arc == DMP_OK ? dmp_http_authorize(req, resp, &acl, product, NULL, DMP_ACT_APPLY) : -1;
-    dmp_acl_fini(&acl);
-    dmp_free(product);
-    if (arc != 0) {
+    /* An existing product (catalogued, or deployed in any environment) is its owners'
+     * (the stored ACLs, never the declared one), so registering cannot take it over; a
+     * new one needs the owner group of its domain (h_audit.c). */
+    if (dmp_http_authorize_product(req, resp, NULL, d->domain, d->name, d, DMP_ACT_APPLY) != 0) {
         dmp_descriptor_free(d);
         return;
     }
@@ -411,6 +441,7 @@ json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_erro
     if (dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
                         dmp_http_param(req, "name"), version, &out, err) != DMP_OK)
         return NULL;
+    keep_readable_ports(req, out, NULL);
     char *base = base_url(req);
     add_consume(out, base);
     dmp_free(base);
@@ -497,6 +528,131 @@ static void h_topology(dmp_http_req_t *req, dmp_http_resp_t *resp)
     }
 }
 
+/* A port's key in the exports (as src/catalog/exports.c names channels, messages and
+ * schemas): letters, digits, '.', '-' and '_'; anything else becomes '_'. */
+static char *export_key(const char *s)
+{
+    char *k = dmp_strdup(s);
+    for (char *p = k; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_'))
+            *p = '_';
+    }
+    return k;
+}
+
+/* Adds to 'names' the component schema named by every "#/components/schemas/NAME..."
+ * reference under 'v' (bounded depth). */
+static void collect_schema_refs(const json_t *v, json_t *names, int depth)
+{
+    static const char pre[] = "#/components/schemas/";
+    if (depth > 64)
+        return;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach((json_t *)v, k, c)
+        {
+            const char *ref = json_string_value(c);
+            if (!strcmp(k, "$ref") && ref != NULL && !strncmp(ref, pre, sizeof(pre) - 1)) {
+                const char *n = ref + sizeof(pre) - 1;
+                char *name = dmp_strndup(n, strcspn(n, "/"));
+                json_object_set_new(names, name, json_true());
+                dmp_free(name);
+            } else {
+                collect_schema_refs(c, names, depth + 1);
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) collect_schema_refs(c, names, depth + 1);
+    }
+}
+
+/* Drops the component schemas that were moved out of hidden ports' schemas (named
+ * "<port key>_<definition>") and that nothing left in the document refers to. */
+static void drop_orphan_schemas(json_t *doc, const json_t *hidden_keys)
+{
+    json_t *comp = json_object_get(doc, "components");
+    json_t *schemas = json_incref(json_object_get(comp, "schemas"));
+    if (!json_is_object(schemas)) {
+        json_decref(schemas);
+        return;
+    }
+    json_object_del(comp, "schemas");
+    json_t *reached = json_object();
+    collect_schema_refs(doc, reached, 0);
+    for (size_t seen = 0; json_object_size(reached) != seen;) { /* the transitive closure */
+        seen = json_object_size(reached);
+        json_t *round = json_deep_copy(reached);
+        const char *k;
+        json_t *v;
+        json_object_foreach(round, k, v)
+            collect_schema_refs(json_object_get(schemas, k), reached, 0);
+        json_decref(round);
+    }
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(schemas, tmp, k, v)
+    {
+        if (json_object_get(reached, k) != NULL)
+            continue;
+        size_t i;
+        json_t *h;
+        json_array_foreach(hidden_keys, i, h)
+        {
+            size_t n = json_string_length(h);
+            if (!strncmp(k, json_string_value(h), n) && k[n] == '_') {
+                json_object_del(schemas, k);
+                break;
+            }
+        }
+    }
+    json_object_set_new(comp, "schemas", schemas);
+    json_decref(reached);
+}
+
+/* Removes from an export every part that describes a port the caller may not read:
+ * AsyncAPI channels, operations, messages and the definitions moved out of the port's
+ * schema; OpenAPI paths and schemas. */
+static void drop_hidden_ports(json_t *doc, const json_t *hidden, const char *domain,
+                              const char *name)
+{
+    size_t i;
+    json_t *h;
+    json_t *keys = json_array();
+    json_array_foreach(hidden, i, h)
+    {
+        const char *pn = json_string_value(h);
+        char *key = export_key(pn);
+        json_array_append_new(keys, json_string(key));
+        char *mkey = dmp_asprintf("%sEvent", key);
+        char *recv = dmp_asprintf("receive_%s", key), *send = dmp_asprintf("send_%s", key);
+        char *events = dmp_asprintf("/v1/products/%s/%s/ports/%s/events", domain, name, pn);
+        char *sub = dmp_asprintf("/v1/products/%s/%s/ports/%s/subscribe", domain, name, pn);
+        json_t *comp = json_object_get(doc, "components");
+        json_object_del(json_object_get(doc, "channels"), key);
+        json_object_del(json_object_get(doc, "operations"), recv);
+        json_object_del(json_object_get(doc, "operations"), send);
+        json_object_del(json_object_get(comp, "messages"), mkey);
+        json_object_del(json_object_get(comp, "schemas"), key);
+        json_object_del(json_object_get(doc, "paths"), events);
+        json_object_del(json_object_get(doc, "paths"), sub);
+        dmp_free(key);
+        dmp_free(mkey);
+        dmp_free(recv);
+        dmp_free(send);
+        dmp_free(events);
+        dmp_free(sub);
+    }
+    if (json_array_size(keys) > 0)
+        drop_orphan_schemas(doc, keys);
+    json_decref(keys);
+}
+
 static void export_doc(dmp_http_req_t *req, dmp_http_resp_t *resp, int asyncapi)
 {
     if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
@@ -512,10 +668,23 @@ static void export_doc(dmp_http_req_t *req, dmp_http_resp_t *resp, int asyncapi)
             : dmp_catalog_openapi(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
                                   dmp_http_param(req, "name"), &o, &out, &err);
     dmp_free(base);
-    if (rc != DMP_OK)
+    /* only the ports the caller may read (the export is built from the current entry) */
+    json_t *e = NULL;
+    if (rc == DMP_OK &&
+        (rc = dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+                              dmp_http_param(req, "name"), NULL, &e, &err)) == DMP_OK) {
+        json_t *hidden = json_array();
+        keep_readable_ports(req, e, hidden);
+        drop_hidden_ports(out, hidden, dmp_http_param(req, "domain"), dmp_http_param(req, "name"));
+        json_decref(hidden);
+    }
+    json_decref(e);
+    if (rc != DMP_OK) {
+        json_decref(out);
         dmp_http_reply_error(resp, &err);
-    else
+    } else {
         dmp_http_reply_json(resp, 200, out);
+    }
 }
 
 static void h_asyncapi(dmp_http_req_t *req, dmp_http_resp_t *resp)

@@ -848,6 +848,8 @@ static int push_view(void *ud, const json_t *who, dmp_stream_port_t *p, dmp_stre
     const dmp_principal_t *pr = NULL;
     if (!dmp_auth_enabled(svc->auth))
         pr = dmp_auth_dev_principal(); /* dev mode: every caller is the admin */
+    else if (!dmp_auth_principal_active(svc->auth, jstr(who, "name")))
+        return DMP_UNAUTHENTICATED; /* the creator's token is gone: stop delivering */
     else
         pr = owned = principal_of(who);
     port_view_t *v = view_new(svc, pr, p);

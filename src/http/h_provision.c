@@ -313,31 +313,80 @@ static void h_delete_path(dmp_http_req_t *req, dmp_http_resp_t *resp)
     do_delete(req, resp, &k);
 }
 
-/* Reading a deployed product's record needs READ under its stored ACL; one the caller may
- * not see, or that is not deployed, gets the same 404. Returns 0 to go on. */
-static int authorize_read(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *env,
-                          const char *domain, const char *name)
+/* Removes from a deployed product's record what the caller may not read: the output
+ * ports of "descriptor" (with their schemas) and their entries in "resources". Owners
+ * and admins keep everything. */
+static void keep_readable(dmp_http_req_t *req, json_t *rec, const json_t *doc)
+{
+    dmp_acl_t whole = {0};
+    if (!json_is_object(doc) || dmp_acl_from_json(doc, NULL, &whole, NULL) != DMP_OK)
+        return;
+    int owner = dmp_authz_is_owner(req->principal, &whole);
+    dmp_acl_fini(&whole);
+    if (owner)
+        return;
+    json_t *hidden = json_object();
+    json_t *ports = json_object_get(doc, "outputPorts");
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        const char *pn = json_string_value(json_object_get(p, "name"));
+        dmp_acl_t acl = {0};
+        if (pn == NULL || dmp_acl_from_json(doc, pn, &acl, NULL) != DMP_OK ||
+            dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) != DMP_OK)
+            json_object_set_new(hidden, pn ? pn : "", json_true());
+        dmp_acl_fini(&acl);
+    }
+    json_t *d = json_object_get(rec, "descriptor");
+    json_t *dports = json_object_get(d, "outputPorts");
+    for (i = json_array_size(dports); i-- > 0;) {
+        const char *pn = json_string_value(json_object_get(json_array_get(dports, i), "name"));
+        if (pn == NULL || json_object_get(hidden, pn))
+            json_array_remove(dports, i);
+    }
+    json_t *res = json_object_get(rec, "resources");
+    for (i = json_array_size(res); i-- > 0;) {
+        const char *rn = json_string_value(json_object_get(json_array_get(res, i), "name"));
+        if (rn != NULL && json_object_get(hidden, rn))
+            json_array_remove(res, i);
+    }
+    json_decref(hidden);
+}
+
+/* Acting on a deployed product's record ('action': READ for its state and record, APPLY
+ * to set its state) needs that action under its stored ACL (newest version in 'env', or
+ * in any environment when NULL); one the caller may not see, or that is not deployed,
+ * gets the same 404. Returns 0 to go on. */
+static int authorize_stored(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *env,
+                            const char *domain, const char *name, dmp_action_t action)
 {
     if (req->principal != NULL && req->principal->admin)
-        return 0; /* admins read everything; the handler answers for what does not exist */
+        return 0; /* admins may do anything; the handler answers for what does not exist */
     json_t *got = NULL;
     char *product = dmp_asprintf("%s/%s", domain ? domain : "", name ? name : "");
     int rc = -1;
     if (domain == NULL || name == NULL ||
         dmp_provision_get(req->svc->prov, env, domain, name, NULL, &got, NULL) != DMP_OK ||
         !json_is_object(json_object_get(got, "descriptor"))) {
-        dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_READ);
+        dmp_http_reply_hidden(req, resp, product, NULL, action);
     } else {
         dmp_acl_t acl = {0};
         if (dmp_acl_from_json(json_object_get(got, "descriptor"), NULL, &acl, NULL) != DMP_OK)
-            dmp_http_reply_hidden(req, resp, product, NULL, DMP_ACT_READ);
+            dmp_http_reply_hidden(req, resp, product, NULL, action);
         else
-            rc = dmp_http_authorize(req, resp, &acl, product, NULL, DMP_ACT_READ);
+            rc = dmp_http_authorize(req, resp, &acl, product, NULL, action);
         dmp_acl_fini(&acl);
     }
     json_decref(got);
     dmp_free(product);
     return rc;
+}
+
+static int authorize_read(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *env,
+                          const char *domain, const char *name)
+{
+    return authorize_stored(req, resp, env, domain, name, DMP_ACT_READ);
 }
 
 static void h_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
@@ -347,10 +396,16 @@ static void h_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     dmp_error_t err = {0};
     json_t *out = NULL;
-    if (dmp_provision_state(req->svc->prov, &k, &out, &err) != DMP_OK)
+    if (dmp_provision_state(req->svc->prov, &k, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
-    else
-        dmp_http_reply_json(resp, 200, out);
+        return;
+    }
+    json_t *got = NULL; /* the resources of ports the caller may not read are left out */
+    if (dmp_provision_get(req->svc->prov, k.environment, k.domain, k.name, k.version, &got,
+                          NULL) == DMP_OK)
+        keep_readable(req, out, json_object_get(got, "descriptor"));
+    json_decref(got);
+    dmp_http_reply_json(resp, 200, out);
 }
 
 static void h_resource_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
@@ -360,6 +415,21 @@ static void h_resource_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     dmp_error_t err = {0};
     json_t *out = NULL;
+    /* an output port the caller may not read answers as a resource that does not exist */
+    json_t *got = NULL, *probe = json_pack("{s:[{s:s}]}", "resources", "name",
+                                           dmp_http_param(req, "name"));
+    if (dmp_provision_get(req->svc->prov, k.environment, k.domain, k.name, k.version, &got,
+                          NULL) == DMP_OK)
+        keep_readable(req, probe, json_object_get(got, "descriptor"));
+    json_decref(got);
+    int hidden = json_array_size(json_object_get(probe, "resources")) == 0;
+    json_decref(probe);
+    if (hidden) {
+        DMP_ERR(&err, DMP_NOTFOUND, "product %s/%s version %s has no resource '%s'", k.domain,
+                k.name, k.version, dmp_http_param(req, "name"));
+        dmp_http_reply_error(resp, &err);
+        return;
+    }
     if (dmp_provision_resource_state(req->svc->prov, &k, dmp_http_param(req, "name"), &out,
                                      &err) != DMP_OK)
         dmp_http_reply_error(resp, &err);
@@ -491,7 +561,11 @@ static void h_set_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
         } else {
             dmp_product_key_t k = {str_field(o, "environment"), str_field(o, "domain"),
                                    str_field(o, "name"), str_field(o, "version")};
-            if (dmp_provision_set_state(req->svc->prov, &k, st, &err) != DMP_OK)
+            /* the product's owners (stored ACL in that environment) or an admin; one the
+             * caller may not see answers as one that does not exist */
+            if (authorize_stored(req, resp, k.environment, k.domain, k.name, DMP_ACT_APPLY) != 0)
+                ;
+            else if (dmp_provision_set_state(req->svc->prov, &k, st, &err) != DMP_OK)
                 dmp_http_reply_error(resp, &err);
             else
                 dmp_http_reply_json(resp, 200, json_pack("{s:s}", "status", "recorded"));
@@ -500,15 +574,69 @@ static void h_set_state(dmp_http_req_t *req, dmp_http_resp_t *resp)
     json_decref(o);
 }
 
+/* A provisioner URL as anyone may see it: credentials in its user-info part and its
+ * query string (where a key could travel) become "***". A new string. */
+static char *url_without_secrets(const char *v)
+{
+    const char *scheme = strstr(v, "://");
+    dmp_buf_t b = DMP_BUF_INIT;
+    const char *rest = v;
+    if (scheme != NULL) {
+        const char *host = scheme + 3;
+        size_t auth_len = strcspn(host, "/?#");
+        const char *at = memchr(host, '@', auth_len);
+        dmp_buf_append(&b, v, (size_t)(host - v));
+        if (at != NULL) {
+            dmp_buf_append(&b, "***@", 4);
+            host = at + 1;
+        }
+        rest = host;
+    }
+    size_t keep = strcspn(rest, "?#");
+    dmp_buf_append(&b, rest, keep);
+    if (rest[keep] == '?')
+        dmp_buf_append(&b, "?***", 4);
+    return dmp_buf_steal(&b);
+}
+
+/* Replaces every string member of 'o' (and of its objects) by its secret-free form. */
+static void scrub_strings(json_t *o, int depth)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(o, tmp, k, v)
+    {
+        if (json_is_string(v)) {
+            char *clean = url_without_secrets(json_string_value(v));
+            json_object_set_new(o, k, json_string(clean));
+            dmp_free(clean);
+        } else if (json_is_object(v) && depth < 4) {
+            scrub_strings(v, depth + 1);
+        }
+    }
+}
+
+/* GET /v1/provisioners: any authenticated caller; URLs lose their credentials except
+ * for admins. */
 static void h_provisioners_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
-    dmp_http_reply_json(resp, 200,
-                        json_pack("{s:o}", "provisioners", dmp_provision_registry(req->svc->prov)));
+    json_t *reg = dmp_provision_registry(req->svc->prov);
+    if (req->principal == NULL || !req->principal->admin) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(reg, i, e) scrub_strings(e, 0);
+    }
+    dmp_http_reply_json(resp, 200, json_pack("{s:o}", "provisioners", reg));
 }
 
 /* PUT /v1/provisioners: {"technology","provisioner","environment"?} or a list of them. */
 static void h_provisioners_put(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
+    /* redirecting a technology (and the callback tokens its requests carry) is the
+     * admin's: mesh-wide, so anyone else gets 403 */
+    if (dmp_http_authorize(req, resp, NULL, NULL, NULL, DMP_ACT_ADMIN) != 0)
+        return;
     dmp_doc_format_t fmt;
     if (body_format(req, resp, &fmt) != 0)
         return;
@@ -607,6 +735,9 @@ static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
         dmp_http_reply_error(resp, &err);
         return;
     }
+    json_t *doc = json_deep_copy(json_object_get(out, "descriptor"));
+    keep_readable(req, out, doc);
+    json_decref(doc);
     /* Everything a consumer needs in one reply: the deployed version and its state, plus
      * the catalog's view of it (ports with schemas and SLOs, how to read them, samples). */
     json_t *view = dmp_http_catalog_view(req, json_string_value(json_object_get(out, "version")),

@@ -47,7 +47,8 @@ class World:
     def __init__(self):
         d = tmpdir()
         self.tokens = os.path.join(d, "tokens.jsonl")
-        self.owner = make_token(self.tokens, "dmp-test-owner")
+        # the owner is in the domain's owner group: creating a product needs it
+        self.owner = make_token(self.tokens, "dmp-test-owner", "--groups", "test_domain")
         self.reader = make_token(self.tokens, "dmp-test-1")
         self.eve = make_token(self.tokens, "eve", "--groups", "other_domain")
         self.admin = make_token(self.tokens, "root", "--admin")
@@ -104,6 +105,16 @@ def test_401s_and_probes():
 
 def test_deploy_delete_authorization_and_accesses():
     w = World()
+    # a new product needs the owner group of its domain: naming oneself owner is not enough
+    # (and the answer is the one a hidden product gets, so it probes nothing)
+    eve_3a = REQUEST_3A.replace("owner: dmp-test-owner", "owner: eve")
+    r = w.req("POST", "/v1/dataproduct", w.eve, eve_3a, "application/yaml")
+    eq(r.status, 404, "create by a stranger naming herself owner")
+    r = w.req("POST", "/v1/dataproduct", w.reader, REQUEST_3A, "application/yaml")
+    eq(r.status, 404, "create by a reader outside the domain")
+    # the port owner, in the domain's owner group, deploys
+    r = w.req("POST", "/v1/dataproduct", w.owner, REQUEST_3A, "application/yaml")
+    eq(r.status, 202, "deploy by the owner: %s" % r.body)
     # eve cannot see the (protected) product: 404, as if it did not exist
     r = w.req("POST", "/v1/dataproduct", w.eve, REQUEST_3A, "application/yaml")
     eq(r.status, 404, "deploy by a stranger")
@@ -111,9 +122,19 @@ def test_deploy_delete_authorization_and_accesses():
     r = w.req("POST", "/v1/dataproduct", w.reader, REQUEST_3A, "application/yaml")
     eq(r.status, 403, "deploy by a reader")
     eq(r.body["code"], "DMP_DENIED", "denied code")
-    # the port owner deploys
-    r = w.req("POST", "/v1/dataproduct", w.owner, REQUEST_3A, "application/yaml")
-    eq(r.status, 202, "deploy by the owner: %s" % r.body)
+    # nor under another environment name, nor by registering it in the catalog
+    other_env = eve_3a.replace("environment: {name: test", "environment: {name: eves")
+    eq(w.req("POST", "/v1/dataproduct", w.eve, other_env, "application/yaml").status, 404,
+       "take-over by deploying under another environment")
+    eq(w.req("POST", "/v1/register", w.eve, eve_3a, "application/yaml").status, 404,
+       "take-over by registering")
+    eq(w.req("POST", "/v1/register", w.reader,
+             REQUEST_3A.replace("owner: dmp-test-owner", "owner: dmp-test-1"),
+             "application/yaml").status, 403, "take-over by registering, as a reader")
+    # eve creates in her own domain
+    mine = eve_3a.replace("domain: test_domain", "domain: other_domain")
+    r = w.req("POST", "/v1/dataproduct", w.eve, mine, "application/yaml")
+    eq(r.status, 202, "create in one's own domain: %s" % r.body)
     # once deployed, the stored ACL governs: eve cannot claim ownership by declaring it
     hijack = REQUEST_3A.replace("owner: dmp-test-owner", "owner: eve")
     eq(w.req("POST", "/v1/dataproduct", w.eve, hijack, "application/yaml").status, 404,

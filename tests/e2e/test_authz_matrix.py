@@ -33,6 +33,10 @@ READS = {
 }
 OWNS = {"owner", "member", "admin"}
 SEES_PII = {"owner", "member", "admin"}
+# a product that does not exist yet may be created by the owner group of its domain
+# ("sales": bob) or an admin -- naming oneself owner is not enough (alice is the owner
+# by name only, so she cannot create in "sales")
+CREATES = {"member", "admin"}
 
 
 def expect_read(kind, vis, ok=200):
@@ -103,9 +107,13 @@ class World:
         self.replies.append(json.dumps(r.body) + str(dict(r.headers.items())))
         return r
 
+    def create(self, text):
+        """Creates a new product in "sales" as its domain's owner group (bob)."""
+        return self.req("member", "POST", "/v1/dataproduct", text, "application/yaml")
+
     def deploy_all(self):
         for v in VIS:
-            r = self.req("owner", "POST", "/v1/dataproduct", descriptor(v), "application/yaml")
+            r = self.create(descriptor(v))
             eq(r.status, 202, "deploy %s: %s" % (v, r.body))
         for v in VIS:
             self.wait_created("default", DOMAIN, v[:4], "1.0.0")
@@ -333,7 +341,7 @@ def test_masking_every_read_path():
 
 def test_revocation_live_sse_and_push():
     w = World()
-    r = w.req("owner", "POST", "/v1/dataproduct", descriptor("protected"), "application/yaml")
+    r = w.create(descriptor("protected"))
     eq(r.status, 202, "deploy")
     w.wait_created("default", DOMAIN, "prot", "1.0.0")
     pp = port_path("protected")
@@ -384,7 +392,8 @@ outputPorts:
 workloads: []
 observability: []
 """
-    r = w.req("owner", "POST", "/v1/dataproduct", req3a, "application/yaml")
+    # test_domain has no owner group among the principals: the admin creates it, for alice
+    r = w.req("admin", "POST", "/v1/dataproduct", req3a, "application/yaml")
     eq(r.status, 202, "deploy: %s" % r.body)
     deadline = time.time() + 20
     state = None
@@ -442,6 +451,191 @@ def test_path_traversal_every_route():
     # nothing was created outside the data dir, and the server is still well
     eq(set(os.listdir(os.path.dirname(w.srv.data_dir))) - before, set(), "files outside")
     eq(w.req("admin", "GET", "/healthz").status, 200, "alive")
+
+
+# ---- one product, three ports: each port's pieces reach only its readers (H1)
+
+MIX_PORTS = [("pubport", "public"), ("protport", "protected"), ("privport", "private")]
+
+
+def mixed_descriptor(version="1.0.0"):
+    ports = ""
+    for pn, vis in MIX_PORTS:
+        ports += """  - name: %s
+    type: stream
+    visibility: %s
+    allow: [%s]
+    schema:
+      type: object
+      required: [f_%s]
+      properties:
+        f_%s: {type: string}
+""" % (pn, vis, "finance" if vis == "protected" else "", pn, pn)
+    return """name: mix
+domain: %s
+version: %s
+owner: alice
+tags: [mixed]
+outputPorts:
+%s""" % (DOMAIN, version, ports)
+
+
+def mixed_world():
+    w = World()
+    r = w.create(mixed_descriptor())
+    eq(r.status, 202, "deploy mix: %s" % r.body)
+    w.wait_created("default", DOMAIN, "mix", "1.0.0")
+    for pn, _ in MIX_PORTS:
+        path = "/v1/products/%s/mix/ports/%s/events" % (DOMAIN, pn)
+        r = w.req("owner", "POST", path, {"f_" + pn: "sample-of-" + pn})
+        eq(r.status, 201, "publish to %s: %s" % (pn, r.body))
+    return w
+
+
+def test_mixed_visibility_ports():
+    w = mixed_world()
+    fails = []
+    paths = ["/v1/products/%s/mix" % DOMAIN, "/v1/catalog/products/%s/mix" % DOMAIN,
+             "/v1/products/%s/mix/asyncapi" % DOMAIN, "/v1/products/%s/mix/openapi" % DOMAIN,
+             "/v1/dataproduct/state/default/%s/mix/1.0.0" % DOMAIN]
+    for k in KINDS:
+        for path in paths:
+            r = w.req(k, "GET", path)
+            # the product is readable by whoever reads its most open (public) port
+            if r.status != expect_read(k, "public"):
+                fails.append("%s GET %s: %s" % (k, path, r.status))
+                continue
+            if k == "anon":
+                continue
+            text = json.dumps(r.body)
+            for pn, vis in MIX_PORTS:
+                sees = vis in READS[k]
+                # the port's name (entries, resources, channels, paths) and its schema
+                if (pn in text) != sees:
+                    fails.append("%s GET %s: port %s present=%s" % (k, path, pn, pn in text))
+                if ("f_" + pn in text) != sees and "state" not in path:
+                    fails.append("%s GET %s: schema of %s present=%s"
+                                 % (k, path, pn, "f_" + pn in text))
+                # sample events (the catalog views carry them)
+                if "asyncapi" not in path and "openapi" not in path and "state" not in path \
+                        and sees and "sample-of-" + pn not in text:
+                    fails.append("%s GET %s: no sample of readable port %s" % (k, path, pn))
+                if not sees and "sample-of-" + pn in text:
+                    fails.append("%s GET %s: sample of hidden port %s" % (k, path, pn))
+        if k != "anon":
+            for pn, vis in MIX_PORTS:
+                path = "/v1/state/dataproduct/resource/default/%s/mix/1.0.0/%s" % (DOMAIN, pn)
+                r = w.req(k, "GET", path)
+                want = 200 if vis in READS[k] else 404
+                if r.status != want:
+                    fails.append("%s GET resource state %s: %s, want %s"
+                                 % (k, pn, r.status, want))
+    if fails:
+        raise AssertionError("%d cells wrong:\n  " % len(fails) + "\n  ".join(fails))
+
+
+# ---- changes that need the owner, the domain's owner group or the admin (H2-H5)
+
+def test_changes_need_ownership():
+    w = World()
+    w.deploy_all()
+    fails = []
+
+    def check(got, want, what):
+        if got != want:
+            fails.append("%s: got %s, want %s" % (what, got, want))
+
+    for k in KINDS:
+        # H4: the provisioner registry: changes are the admin's, reads anyone's
+        reg = {"technology": "evil%s" % k, "provisioner": "http://u:sekret@127.0.0.1:1/p?key=k3y"}
+        r = w.req(k, "PUT", "/v1/provisioners", reg)
+        check(r.status, {"admin": 200, "anon": 401}.get(k, 403), "%s PUT provisioners" % k)
+        r = w.req(k, "GET", "/v1/provisioners")
+        check(r.status, 401 if k == "anon" else 200, "%s GET provisioners" % k)
+        if k not in ("anon", "admin"):
+            text = json.dumps(r.body)
+            check("sekret" in text or "k3y" in text, False, "%s sees provisioner secrets" % k)
+        # H3: a new product needs the domain's owner group
+        new = descriptor("public").replace("name: publ", "name: new%s" % k).replace(
+            "owner: alice", "owner: %s" % {"owner": "alice", "member": "bob", "allowed": "carol",
+                                           "other": "eve", "admin": "root", "anon": "x"}[k])
+        r = w.req(k, "POST", "/v1/dataproduct", new, "application/yaml")
+        check(r.status, 401 if k == "anon" else 202 if k in CREATES else 404,
+              "%s creates a product in %s" % (k, DOMAIN))
+        for v in VIS:
+            tag = "%s/%s" % (k, v)
+            key = {"environment": "default", "domain": DOMAIN, "name": v[:4],
+                   "version": "1.0.0"}
+            # H5: setting a product's state
+            r = w.req(k, "PUT", "/v1/state/dataproduct", dict(key, state="CREATED"))
+            check(r.status, expect_write(k, v, 200), "%s set state" % tag)
+            if k in OWNS:
+                continue
+            # H2: a take-over under another environment name, or through the catalog
+            hijack = descriptor(v).replace("owner: alice", "owner: %s" % k) \
+                + "environment: evil\n"
+            r = w.req(k, "POST", "/v1/dataproduct", hijack, "application/yaml")
+            check(r.status, expect_write(k, v, 202), "%s deploy under another env" % tag)
+            r = w.req(k, "POST", "/v1/register", descriptor(v, "9.0.0", owner=k),
+                      "application/yaml")
+            check(r.status, expect_write(k, v, 201), "%s register over it" % tag)
+    # the owner still owns everything, and the catalog entries still name alice
+    for v in VIS:
+        r = w.req("admin", "GET", "/v1/catalog/products/%s/%s" % (DOMAIN, v[:4]))
+        check((r.body.get("owner"), r.body.get("version")), ("alice", "1.0.0"),
+              "catalog entry of %s" % v)
+    check(w.req("owner", "PUT", "/v1/state/dataproduct",
+                {"environment": "default", "domain": DOMAIN, "name": "publ",
+                 "version": "1.0.0", "state": "CREATED"}).status, 200, "owner sets state")
+    # hidden and missing products answer alike: state, delete by path, PUT
+    for k in ("other", "allowed"):
+        for method, path, body in [
+                ("PUT", "/v1/state/dataproduct",
+                 {"environment": "default", "domain": DOMAIN, "name": "NAME",
+                  "version": "1.0.0", "state": "FAILED"}),
+                ("DELETE", "/v1/dataproduct/default/%s/NAME/1.0.0" % DOMAIN, None),
+                ("PUT", "/v1/dataproduct",
+                 descriptor("private").replace("name: priv", "name: NAME"))]:
+            def ask(name):
+                b = json.loads(json.dumps(body).replace("NAME", name)) \
+                    if isinstance(body, dict) else body.replace("NAME", name) if body else None
+                r = w.req(k, method, path.replace("NAME", name), b,
+                          "application/yaml" if isinstance(b, str) else None)
+                return (r.status, r.body.get("code"),
+                        r.body.get("detail", "").replace(name, "X"))
+            check(ask("priv"), ask("nope"), "%s %s %s: hidden == missing" % (k, method, path))
+            check(ask("priv")[0], 404, "%s %s %s: 404" % (k, method, path))
+    if fails:
+        raise AssertionError("%d cells wrong:\n  " % len(fails) + "\n  ".join(fails))
+    for s in w.secrets():
+        assert s not in w.srv.logs() + "\n".join(w.replies), "a token leaked"
+
+
+# ---- (c) a push subscription ends when its creator's token is removed
+
+def test_push_stops_when_token_removed():
+    w = World()
+    w.deploy_all()
+    pp = port_path("public")
+    sink = Sink()
+    r = w.req("allowed", "POST", "/v1/subscriptions",
+              {"product": "%s/publ" % DOMAIN, "port": "events", "sink": sink.url,
+               "from": "end"})
+    eq(r.status, 201, "push subscription by carol")
+    eq(w.req("owner", "POST", pp + "/events", {"user": PII, "n": 1}).status, 201, "publish")
+    sink.wait(1)
+    keep = [ln for ln in open(w.tokens) if '"carol"' not in ln]
+    with open(w.tokens + ".new", "w") as f:
+        f.writelines(keep)
+    os.rename(w.tokens + ".new", w.tokens)
+    deadline = time.time() + 5
+    while time.time() < deadline and w.req("allowed", "GET", "/v1/streams").status != 401:
+        time.sleep(0.2)
+    time.sleep(1.5)  # the push worker re-checks at least once a second
+    eq(w.req("owner", "POST", pp + "/events", {"user": PII, "n": 2}).status, 201, "publish")
+    time.sleep(1.5)
+    eq(len(sink.events), 1, "push stopped after the creator's token was removed")
+    sink.stop()
 
 
 run(globals())
