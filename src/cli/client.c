@@ -17,6 +17,12 @@ int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *
     if (o->server == NULL || *o->server == '\0')
         o->server = "http://127.0.0.1:8181";
     o->timeout_s = 300;
+    o->token = getenv("DMP_TOKEN");
+    if (o->token != NULL && *o->token == '\0')
+        o->token = NULL;
+    o->cacert = getenv("DMP_CACERT");
+    if (o->cacert != NULL && *o->cacert == '\0')
+        o->cacert = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
@@ -37,6 +43,15 @@ int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *
             }
         } else if (TAKE("--server") || TAKE("-s")) {
             o->server = val;
+        } else if (TAKE("--token")) {
+            /* the value is never echoed, not even in this message */
+            if (*val == '\0' || strpbrk(val, "\r\n") != NULL) {
+                fprintf(stderr, "dmp %s: --token must be one non-empty line\n", cmd);
+                return DMP_EXIT_USAGE;
+            }
+            o->token = val;
+        } else if (TAKE("--cacert")) {
+            o->cacert = val;
         } else if (TAKE("--environment") || TAKE("-e")) {
             o->environment = val;
         } else if (TAKE("--version")) {
@@ -72,6 +87,26 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+void dmp_client_setup_curl(const dmp_client_opts_t *o, void *curl, struct curl_slist **hdrs)
+{
+    if (o->token != NULL && strpbrk(o->token, "\r\n") == NULL) {
+        char *h = dmp_asprintf("Authorization: Bearer %s", o->token);
+        *hdrs = curl_slist_append(*hdrs, h); /* libcurl copies it */
+        explicit_bzero(h, strlen(h));
+        dmp_free(h);
+    }
+    if (o->cacert != NULL)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, o->cacert);
+}
+
+void dmp_client_free_headers(struct curl_slist *hdrs)
+{
+    for (struct curl_slist *h = hdrs; h != NULL; h = h->next)
+        if (h->data != NULL && !strncmp(h->data, "Authorization:", 14))
+            explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(hdrs);
+}
+
 int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *path,
                     const char *body, size_t len, const char *content_type, long *status,
                     json_t **reply, dmp_error_t *err)
@@ -90,6 +125,7 @@ int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *
         hdrs = curl_slist_append(hdrs, ct);
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    dmp_client_setup_curl(o, c, &hdrs);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -117,7 +153,7 @@ int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *
             *reply = json_loadb(out.data, out.len, 0, &jerr);
         }
     }
-    curl_slist_free_all(hdrs);
+    dmp_client_free_headers(hdrs);
     curl_easy_cleanup(c);
     dmp_buf_free(&out);
     dmp_free(url);
@@ -156,6 +192,8 @@ int dmp_client_report_problem(const char *cmd, long status, json_t *reply)
             detail ? detail : "(no detail)", loc ? " (" : "", loc ? loc : "", loc ? ")" : "");
     if (code == NULL)
         fprintf(stderr, "dmp %s: server answered HTTP %ld\n", cmd, status);
+    if (status == 401)
+        fprintf(stderr, "  (the server needs a token: pass --token TOKEN or set DMP_TOKEN)\n");
     return DMP_EXIT_FAIL;
 }
 

@@ -15,6 +15,9 @@ typedef struct dmp_client_opts {
     int timeout_s;           /* --timeout: how long apply/delete wait (default 300) */
     const char *environment; /* -e/--environment */
     const char *version;     /* --version */
+    const char *token;       /* --token or DMP_TOKEN: sent as "Authorization: Bearer"; never
+                                printed */
+    const char *cacert;      /* --cacert or DMP_CACERT: PEM CA bundle for https servers */
     int help;
     int nargs;
     char *args[8]; /* positional arguments (borrowed from argv) */
@@ -30,6 +33,15 @@ int dmp_client_parse(const char *cmd, int argc, char **argv, dmp_client_opts_t *
 int dmp_client_call(const dmp_client_opts_t *o, const char *method, const char *path,
                     const char *body, size_t len, const char *content_type, long *status,
                     json_t **reply, dmp_error_t *err);
+
+/* Sets what every request of 'o' carries on a libcurl handle: the bearer token (appended
+ * to *hdrs, which the caller frees after the transfer, wiping it with
+ * dmp_client_free_headers) and the CA bundle. For commands that drive libcurl
+ * themselves (streaming reads). */
+struct curl_slist;
+void dmp_client_setup_curl(const dmp_client_opts_t *o, void *curl, struct curl_slist **hdrs);
+/* Frees a header list built with dmp_client_setup_curl, wiping the token first. */
+void dmp_client_free_headers(struct curl_slist *hdrs);
 
 /* Prints a problem+json reply ("dmp <cmd>: DMP_CODE: detail (location)") and every
  * entry of its "errors" list to stderr; returns the exit code for it. */

@@ -9,6 +9,8 @@
 #define COMMON_OPTS                                                                                \
     "  -o, --output F       text (default) or json\n"                                              \
     "  -s, --server URL     the dmp server (default $DMP_SERVER or http://127.0.0.1:8181)\n"       \
+    "      --token TOKEN    bearer token (default $DMP_TOKEN); never printed\n"                    \
+    "      --cacert FILE    CA certificates (PEM) for an https server (default $DMP_CACERT)\n"     \
     "  -h, --help           this help\n"
 
 /* Pulls "--name VALUE" / "--name=VALUE" out of argv (so the shared parser does not see
@@ -131,6 +133,8 @@ int dmp_cmd_lineage(int argc, char **argv)
         "      --depth N        how many hops (default 3, at most 32)\n"
         "  -o, --output F       text (default), json or dot (Graphviz)\n"
         "  -s, --server URL     the dmp server (default $DMP_SERVER or http://127.0.0.1:8181)\n"
+        "      --token TOKEN    bearer token (default $DMP_TOKEN); never printed\n"
+        "      --cacert FILE    CA certificates (PEM) for an https server (default $DMP_CACERT)\n"
         "  -h, --help           this help\n";
     const char *dir = take_opt(&argc, argv, "--direction");
     const char *depth = take_opt(&argc, argv, "--depth");

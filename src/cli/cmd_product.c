@@ -12,6 +12,8 @@
 #define COMMON_OPTS                                                                        \
     "  -o, --output FMT     text (default), json, yaml or wide\n"                           \
     "  -s, --server URL     server to talk to [$DMP_SERVER or http://127.0.0.1:8181]\n"     \
+    "      --token TOKEN    bearer token [$DMP_TOKEN]; never printed\n"                 \
+    "      --cacert FILE    CA certificates (PEM) for an https server [$DMP_CACERT]\n"   \
     "  -h, --help           this help\n"
 
 static const char *json_str(json_t *o, const char *k)

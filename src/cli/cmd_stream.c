@@ -24,6 +24,8 @@ static const char publish_usage[] =
     "  -e, --environment ENV  the product's environment when it has several\n"
     "  -o, --output FMT       text (default) or json\n"
     "  -s, --server URL       the server (default $DMP_SERVER or http://127.0.0.1:8181)\n"
+    "      --token TOKEN      bearer token (default $DMP_TOKEN); never printed\n"
+    "      --cacert FILE      CA certificates (PEM) for an https server (default $DMP_CACERT)\n"
     "  -h, --help             this help\n\n"
     "exit codes: 0 all accepted, 1 some rejected or the server refused, 64 usage,\n"
     "65 unreadable input, 69 server unreachable\n";
@@ -39,6 +41,8 @@ static const char tail_usage[] =
     "  -e, --environment ENV  the product's environment when it has several\n"
     "  -o, --output FMT       text (default: offset, time, type, data) or json\n"
     "  -s, --server URL       the server (default $DMP_SERVER or http://127.0.0.1:8181)\n"
+    "      --token TOKEN      bearer token (default $DMP_TOKEN); never printed\n"
+    "      --cacert FILE      CA certificates (PEM) for an https server (default $DMP_CACERT)\n"
     "  -h, --help             this help\n\n"
     "exit codes: 0 ok, 1 the server refused, 64 usage, 69 server unreachable\n";
 

@@ -181,6 +181,30 @@ def test_deploy_delete_authorization_and_accesses():
     assert CANARY[4:20] not in everything, "part of the canary leaked"
 
 
+def test_cli_with_token():
+    w = World()
+    f = write(os.path.join(tmpdir(), "dp.yaml"), REQUEST_3A)
+    # without a token the server refuses, and the CLI says how to pass one
+    r = w.srv.cli("plan", f)
+    eq(r.returncode, 1, "plan without a token")
+    contains(r.stderr, "DMP_TOKEN", "the 401 hint")
+    # DMP_TOKEN
+    r = w.srv.cli("plan", f, env={"DMP_TOKEN": w.owner})
+    eq(r.returncode, 2, "plan with DMP_TOKEN (2: changes pending): " + r.stderr)
+    contains(r.stdout, "create", "plan output")
+    # --token, and a token the server does not know
+    r = w.srv.cli("apply", f, "--token", w.owner, "--timeout", "30")
+    eq(r.returncode, 0, "apply with --token: " + r.stdout + r.stderr)
+    r = w.srv.cli("plan", f, "--token", CANARY)
+    eq(r.returncode, 1, "plan with an unknown token")
+    out = r.stdout + r.stderr
+    assert CANARY not in out and CANARY[4:20] not in out, "the CLI printed the token"
+    # a reader's token: 403 from the server
+    r = w.srv.cli("apply", f, env={"DMP_TOKEN": w.reader})
+    assert r.returncode != 0 and "DMP_DENIED" in r.stderr, r.stderr
+    assert w.reader not in r.stdout + r.stderr, "the CLI printed the token"
+
+
 def test_revocation_by_file_edit():
     w = World()
     path = "/v1/dataproduct/state/test/test_domain/test_name/1.0.1"
@@ -217,11 +241,13 @@ def test_tls_round_trip():
                         "-keyout", key, "-out", cert], capture_output=True, timeout=60)
     eq(r.returncode, 0, "openssl: %s" % r.stderr)
     tokens = os.path.join(d, "tokens.jsonl")
-    tok = make_token(tokens, "alice")
+    tok = make_token(tokens, "alice", "--groups", "test_domain")
     port = free_port()
     log = open(os.path.join(d, "server.log"), "wb")
+    prov = Provisioner()
     p = subprocess.Popen([DMP, "serve", "--listen", "127.0.0.1:%d" % port, "--data-dir", d,
-                          "--tokens", tokens, "--tls-cert", cert, "--tls-key", key],
+                          "--tokens", tokens, "--tls-cert", cert, "--tls-key", key,
+                          "--provisioner", "s3cdp=" + prov.url],
                          stdout=log, stderr=log)
     try:
         ctx = ssl.create_default_context(cafile=cert)
@@ -250,6 +276,17 @@ def test_tls_round_trip():
         except Exception:
             st = None
         assert st != 200, "plain HTTP was served on the TLS port"
+        # the CLI over TLS: --cacert (or DMP_CACERT) trusts the server's certificate
+        f = write(os.path.join(d, "dp.yaml"), REQUEST_3A)
+        env = dict(os.environ, NO_COLOR="1", DMP_SERVER=url)
+        r = cli("plan", f, "--token", tok, "--cacert", cert, env=env)
+        eq(r.returncode, 2, "dmp plan over TLS (2: changes pending): " + r.stderr)
+        contains(r.stdout, "create", "plan output")
+        r = cli("plan", f, env=dict(env, DMP_TOKEN=tok, DMP_CACERT=cert))
+        eq(r.returncode, 2, "dmp plan over TLS (environment): " + r.stderr)
+        r = cli("plan", f, "--token", tok, env=env)
+        assert r.returncode not in (0, 2), "an unknown certificate was trusted"
+        assert tok not in r.stdout + r.stderr, "the CLI printed the token"
     finally:
         p.terminate()
         p.wait(timeout=10)
