@@ -26,7 +26,70 @@ outputPorts:
       type: object
       properties:
         gate_id: {type: string, description: Which turnstile fired}
+  - name: heartbeats
+    type: stream
+    visibility: public
+    schema:
+      type: object
+      properties:
+        alive: {type: boolean}
 """
+
+# Two inputs from the same upstream product: two parallel edges in the graphs.
+FOOTFALL = """name: footfall
+domain: london.hammersmith.olympia
+version: 1.0.0
+owner: team-olympia
+tags: [footfall]
+inputPorts:
+  - {name: r, product: london.hammersmith.olympia/gate-sensors, port: readings}
+  - {name: h, product: london.hammersmith.olympia/gate-sensors, port: heartbeats}
+outputPorts:
+  - name: counts
+    type: stream
+    visibility: public
+    schema: {type: object, properties: {n: {type: integer}}}
+"""
+
+# No tags, no inputs, $defs and $ref, a tuple, a files port and a long channel name.
+GEO = """name: geo-positions-of-every-visitor
+domain: london.hammersmith.olympia.exhibition-halls.navigation
+version: 1.0.0
+owner: team-maps
+outputPorts:
+  - name: positions-with-a-long-port-name
+    type: stream
+    visibility: public
+    schema:
+      type: object
+      required: [p]
+      properties:
+        p: {$ref: "#/$defs/point", description: Where the visitor stands}
+        pair: {type: array, prefixItems: [{type: integer}, {type: string, format: date-time}]}
+        trail: {type: array, items: {$ref: "#/$defs/point"}}
+        a_very_long_property_name_that_does_not_fit_on_a_phone_screen_at_all:
+          type: string
+          pattern: '^[a-z0-9-]{1,64}(\\.[a-z0-9-]{1,64})*$'
+          description: A long description that wraps across the width of a narrow screen.
+      $defs:
+        point:
+          type: object
+          required: [x, y]
+          properties:
+            x: {type: number, minimum: -180, maximum: 180}
+            y: {type: number, minimum: -90, maximum: 90}
+  - name: dumps
+    type: files
+    visibility: public
+    schema: {type: object, properties: {file: {type: string}}}
+"""
+
+
+def cyc(name, up):
+    return ("name: %s\ndomain: cyc\nversion: 1.0.0\nowner: team-cyc\n"
+            "inputPorts:\n  - {name: in, product: %s, port: out}\n"
+            "outputPorts:\n  - name: out\n    type: stream\n    visibility: public\n"
+            "    schema: {type: object, properties: {v: {type: number}}}\n" % (name, up))
 
 
 def test_webui_search_open_lineage():
@@ -42,6 +105,10 @@ def test_webui_search_open_lineage():
     eq(r.returncode, 0, r.stderr)
     r = s.cli("register", os.path.join(SOURCE, "examples", "products", "olympia-visitors.yaml"))
     eq(r.returncode, 0, r.stderr)
+    for name, doc in (("footfall", FOOTFALL), ("geo", GEO), ("a", cyc("a", "cyc/c")),
+                      ("b", cyc("b", "cyc/a")), ("c", cyc("c", "cyc/b"))):
+        r = s.cli("register", write(os.path.join(d, name + ".yaml"), doc))
+        eq(r.returncode, 0, "register %s: %s" % (name, r.stderr))
     artifacts = os.path.join(os.path.abspath(BUILD), "test-artifacts")
     os.makedirs(artifacts, exist_ok=True)
     env = dict(os.environ, CHROMIUM=CHROMIUM)
@@ -52,7 +119,8 @@ def test_webui_search_open_lineage():
         raise AssertionError("browser run failed (screenshots in %s):\n%s%s" %
                              (artifacts, r.stdout, r.stderr[-3000:]))
     for shot in ("webui-search.png", "webui-product.png", "webui-lineage.png",
-                 "webui-topology.png"):
+                 "webui-topology.png", "webui-product-notags.png", "webui-product-390.png",
+                 "webui-parallel.png", "webui-cycle.png"):
         if not os.path.getsize(os.path.join(artifacts, shot)):
             raise AssertionError("empty screenshot " + shot)
 

@@ -34,6 +34,11 @@ export const versions = (domain, name) =>
 export const lineage = (domain, name, direction = 'both', depth = 3) =>
   getJson(`/v1/lineage/${seg(domain)}/${seg(name)}?direction=${direction}&depth=${depth}`);
 export const topology = () => getJson('/v1/topology');
-// The provisioning state, when the product was applied (registered products have none).
+// The provisioning state, when the product was applied. 404 means "not deployed" (a
+// registered, brownfield product); the page asks only for applied products, so the
+// browser has no failed request to log. Other failures leave the state unknown.
 export const deployed = (domain, name) =>
-  getJson(`/v1/products/${seg(domain)}/${seg(name)}`).catch(() => null);
+  getJson(`/v1/products/${seg(domain)}/${seg(name)}`).catch((e) => {
+    if (!(e instanceof ApiError) || e.status !== 404) console.warn(`provisioning state of ${domain}/${name}: ${e.message}`);
+    return null;
+  });

@@ -9,34 +9,72 @@ const H = 46;
 const GX = 90;
 const GY = 26;
 
-// Columns: the node's "level" when the graph has one (lineage), else the longest path
-// from a source, computed with a bounded relaxation so cycles cannot loop.
-function levels(nodes, edges) {
+const LANE = 14; // vertical spacing of the lanes that back edges run along
+
+// Columns: the node's "level" when the graph has one (lineage), else the longest path from
+// a source. Cycles are broken first: a depth-first walk (in key order, so the drawing is
+// stable) marks the edges that close a cycle as back edges, and the layering only follows
+// the others, so a cycle's nodes sit in consecutive columns next to the rest.
+function backEdges(nodes, edges) {
+  const out = new Map(nodes.map((n) => [n.key, []]));
+  edges.forEach((e, i) => out.has(e.from) && out.has(e.to) && out.get(e.from).push(i));
+  const state = new Map(); // 1 on the walk's path, 2 done
+  const back = new Set();
+  const keys = nodes.map((n) => n.key).sort();
+  const hasIn = new Set(edges.map((e) => e.to));
+  // Sources first, then whatever is left (nodes only reachable around a cycle).
+  for (const start of [...keys.filter((k) => !hasIn.has(k)), ...keys]) {
+    if (state.has(start)) continue;
+    const stack = [[start, 0]];
+    state.set(start, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const list = out.get(top[0]);
+      if (top[1] >= list.length) {
+        state.set(top[0], 2);
+        stack.pop();
+        continue;
+      }
+      const i = list[top[1]++];
+      const to = edges[i].to;
+      if (state.get(to) === 1) back.add(i);
+      else if (!state.has(to)) {
+        state.set(to, 1);
+        stack.push([to, 0]);
+      }
+    }
+  }
+  return back;
+}
+
+function levels(nodes, edges, back) {
   const lv = new Map();
-  const hasLevel = nodes.every((n) => Number.isInteger(n.level));
-  if (hasLevel) {
+  if (nodes.every((n) => Number.isInteger(n.level))) {
     for (const n of nodes) lv.set(n.key, n.level);
     return lv;
   }
-  for (const n of nodes) lv.set(n.key, 0);
-  for (let round = 0; round < Math.min(nodes.length, 50); round++) {
-    let changed = false;
-    for (const e of edges) {
-      const a = lv.get(e.from);
-      const b = lv.get(e.to);
-      if (a === undefined || b === undefined) continue;
-      if (b < a + 1 && a + 1 <= nodes.length) {
-        lv.set(e.to, a + 1);
-        changed = true;
-      }
+  // Longest path over the acyclic rest, in topological order (Kahn).
+  const indeg = new Map(nodes.map((n) => [n.key, 0]));
+  const fwd = edges.filter((e, i) => !back.has(i) && indeg.has(e.from) && indeg.has(e.to));
+  for (const e of fwd) indeg.set(e.to, indeg.get(e.to) + 1);
+  const queue = nodes.filter((n) => indeg.get(n.key) === 0).map((n) => n.key);
+  for (const k of queue) lv.set(k, 0);
+  for (let qi = 0; qi < queue.length; qi++) {
+    const k = queue[qi];
+    for (const e of fwd) {
+      if (e.from !== k) continue;
+      lv.set(e.to, Math.max(lv.get(e.to) ?? 0, lv.get(k) + 1));
+      indeg.set(e.to, indeg.get(e.to) - 1);
+      if (indeg.get(e.to) === 0) queue.push(e.to);
     }
-    if (!changed) break;
   }
+  for (const n of nodes) if (!lv.has(n.key)) lv.set(n.key, 0);
   return lv;
 }
 
 export function renderGraph({ nodes, edges, root, label }) {
-  const lv = levels(nodes, edges);
+  const back = backEdges(nodes, edges);
+  const lv = levels(nodes, edges, back);
   const cols = new Map();
   for (const n of nodes) {
     const l = lv.get(n.key) ?? 0;
@@ -44,15 +82,23 @@ export function renderGraph({ nodes, edges, root, label }) {
     cols.get(l).push(n);
   }
   const order = [...cols.keys()].sort((a, b) => a - b);
+  const colOf = new Map(order.map((l, ci) => [l, ci]));
+  // Edges that do not run left to right (back edges of a cycle, edges within a column)
+  // are routed through lanes above the boxes: one lane each, so they never overlap.
+  const isBack = (e) => (colOf.get(lv.get(e.to)) ?? 0) <= (colOf.get(lv.get(e.from)) ?? 0);
+  const lanes = edges.filter((e) => lv.has(e.from) && lv.has(e.to) && isBack(e)).length;
+  const top0 = 20 + (lanes ? lanes * LANE + 10 : 0);
+  const side = lanes ? 30 : 0; // room left and right for back edges to turn in
+  const left0 = 20 + side;
   const pos = new Map();
   let maxRows = 1;
   order.forEach((l, ci) => {
     const col = cols.get(l).sort((a, b) => a.key.localeCompare(b.key));
     maxRows = Math.max(maxRows, col.length);
-    col.forEach((n, ri) => pos.set(n.key, { x: 20 + ci * (W + GX), y: 20 + ri * (H + GY) }));
+    col.forEach((n, ri) => pos.set(n.key, { x: left0 + ci * (W + GX), y: top0 + ri * (H + GY) }));
   });
-  const width = 40 + order.length * W + Math.max(0, order.length - 1) * GX;
-  const height = 40 + maxRows * H + (maxRows - 1) * GY;
+  const width = 40 + 2 * side + order.length * W + Math.max(0, order.length - 1) * GX;
+  const height = top0 + 20 + maxRows * H + (maxRows - 1) * GY;
 
   const svg = s(
     'svg',
@@ -74,26 +120,50 @@ export function renderGraph({ nodes, edges, root, label }) {
       ),
     ),
   );
+  // Parallel edges (several ports between the same two products) fan out: each gets its
+  // own offset, so neither the curves nor the port labels sit on top of each other.
+  const pairCount = new Map();
+  const pairSeen = new Map();
+  for (const e of edges) pairCount.set(`${e.from}\n${e.to}`, (pairCount.get(`${e.from}\n${e.to}`) || 0) + 1);
+  let lane = 0;
   for (const e of edges) {
     const a = pos.get(e.from);
     const b = pos.get(e.to);
     if (!a || !b) continue;
+    const pair = `${e.from}\n${e.to}`;
+    const k = pairSeen.get(pair) || 0;
+    pairSeen.set(pair, k + 1);
+    const spread = Math.min(12, (H - 10) / Math.max(1, pairCount.get(pair)));
+    const off = (k - (pairCount.get(pair) - 1) / 2) * spread;
     const x1 = a.x + W;
-    const y1 = a.y + H / 2;
+    const y1 = a.y + H / 2 + off;
     const x2 = b.x;
-    const y2 = b.y + H / 2;
+    const y2 = b.y + H / 2 + off;
     let d;
-    if (x2 > x1) {
+    let lx;
+    let ly;
+    if (!isBack(e)) {
       const mx = (x1 + x2) / 2;
       d = `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`;
+      lx = mx;
+      // Labels of parallel edges stack a full line apart (the curves are closer).
+      const k0 = k - (pairCount.get(pair) - 1) / 2;
+      ly = (y1 - off + y2 - off) / 2 - 5 + k0 * 15;
     } else {
-      // Back edge (a cycle, or same column): loop around above the boxes.
-      const top = Math.min(a.y, b.y) - 14;
-      d = `M ${x1} ${y1} C ${x1 + 60} ${top}, ${x2 - 60} ${top}, ${x2} ${y2}`;
+      // Out of the producer's right side, up into a lane of its own above the boxes, left
+      // past the consumer, down and into the consumer's left side, so the arrowhead
+      // points at the box from outside, where it can be seen.
+      const ly0 = 16 + lane * LANE;
+      lane++;
+      const r1 = x1 + 14 + (lane % 3) * 5;
+      const l2 = x2 - 14 - (lane % 3) * 5;
+      d = `M ${x1} ${y1} H ${r1} V ${ly0} H ${l2} V ${y2} H ${x2}`;
+      lx = (r1 + l2) / 2;
+      ly = ly0 - 3;
     }
     svg.append(
-      s('path', { d, class: 'edge', 'marker-end': 'url(#arrow)' }, s('title', null, `${e.from} ${e.port} → ${e.to}`)),
-      s('text', { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 6, class: 'edge-label', 'aria-hidden': 'true' }, e.port || ''),
+      s('path', { d, class: `edge${isBack(e) ? ' back' : ''}`, 'marker-end': 'url(#arrow)' }, s('title', null, `${e.from} ${e.port} → ${e.to}`)),
+      s('text', { x: lx, y: ly, class: 'edge-label', 'aria-hidden': 'true' }, e.port || ''),
     );
   }
   for (const n of nodes) {

@@ -8,9 +8,11 @@ import { renderGraph } from './graph.js';
 
 const main = document.getElementById('main');
 
+// Children may be null/false (optional parts of a page): they are left out, never shown
+// as the text "null".
 function setPage(title, ...content) {
   document.title = `${title} · dmp catalog`;
-  main.replaceChildren(...content);
+  main.replaceChildren(...content.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   for (const a of document.querySelectorAll('[data-nav]')) {
     const active = location.hash.startsWith('#/topology') ? 'topology' : 'search';
     if (a.dataset.nav === active) a.setAttribute('aria-current', 'page');
@@ -102,50 +104,116 @@ function resultItem(p) {
 
 // ---- product
 
-function typeOf(s) {
-  if (!s || typeof s !== 'object') return '';
-  let t = Array.isArray(s.type) ? s.type.join(' | ') : s.type || '';
-  if (s.$ref) t = `ref ${s.$ref.replace(/^#\/(\$defs|definitions)\//, '')}`;
-  if (t === 'array' && s.items && typeof s.items === 'object' && !Array.isArray(s.items)) t = `array of ${typeOf(s.items) || 'any'}`;
-  if (!t && (s.oneOf || s.anyOf)) t = (s.oneOf || s.anyOf).map(typeOf).join(' | ');
-  if (s.format) t += ` (${s.format})`;
-  return t || 'any';
+// Resolves a local reference ("#/$defs/point", "#/properties/a", "#") against the port's
+// schema; null when it points elsewhere or nowhere.
+function resolveRef(root, ref) {
+  if (typeof ref !== 'string' || !ref.startsWith('#')) return null;
+  if (ref === '#' || ref === '#/') return root;
+  if (!ref.startsWith('#/')) return null;
+  let cur = root;
+  for (const raw of ref.slice(2).split('/')) {
+    let seg;
+    try {
+      seg = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    } catch {
+      return null;
+    }
+    if (cur === null || typeof cur !== 'object' || !(seg in cur)) return null;
+    cur = cur[seg];
+  }
+  return cur && typeof cur === 'object' ? cur : null;
 }
 
-const CONSTRAINTS = ['enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'uniqueItems', 'multipleOf', 'default'];
+const refName = (ref) => ref.replace(/^#\/(\$defs|definitions)\//, '').replace(/^#$/, 'the whole schema');
 
-function constraintsOf(s) {
+// A schema with its $ref followed (the referenced definition, with any sibling keywords
+// on top), and the chain of names followed. Bounded, so reference cycles end.
+function deref(root, schema) {
+  let cur = schema;
+  const via = [];
+  for (let i = 0; i < 8 && cur && typeof cur === 'object' && typeof cur.$ref === 'string'; i++) {
+    const target = resolveRef(root, cur.$ref);
+    if (!target || via.includes(cur.$ref)) break;
+    via.push(cur.$ref);
+    const { $ref, ...rest } = cur;
+    cur = { ...target, ...rest };
+  }
+  return { schema: cur, via };
+}
+
+function typeOf(root, raw, depth = 0) {
+  if (!raw || typeof raw !== 'object') return raw === false ? 'nothing' : 'any';
+  if (depth > 4) return '…';
+  const { schema: s, via } = deref(root, raw);
+  let t = Array.isArray(s.type) ? s.type.join(' | ') : s.type || '';
+  if (s.$ref) t = `ref ${s.$ref}`; // not resolvable here: say where it points
+  if (Array.isArray(s.prefixItems)) {
+    const parts = s.prefixItems.map((x) => typeOf(root, x, depth + 1));
+    if (s.items === false) t = `tuple [${parts.join(', ')}]`;
+    else if (s.items && typeof s.items === 'object') t = `tuple [${parts.join(', ')}, …${typeOf(root, s.items, depth + 1)}]`;
+    else t = `tuple [${parts.join(', ')}, …]`;
+  } else if (Array.isArray(s.items)) {
+    t = `tuple [${s.items.map((x) => typeOf(root, x, depth + 1)).join(', ')}]`;
+  } else if ((t === 'array' || (!t && s.items)) && s.items && typeof s.items === 'object') {
+    t = `array of ${typeOf(root, s.items, depth + 1)}`;
+  }
+  if (!t && (s.oneOf || s.anyOf)) t = (s.oneOf || s.anyOf).map((x) => typeOf(root, x, depth + 1)).join(' | ');
+  if (!t && s.properties) t = 'object';
+  if (s.format) t += ` (${s.format})`;
+  t = t || 'any';
+  return via.length ? `${t} — ${refName(via[via.length - 1])}` : t;
+}
+
+const CONSTRAINTS = ['enum', 'const', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'minItems', 'maxItems', 'uniqueItems', 'multipleOf', 'minProperties', 'maxProperties', 'default'];
+
+function constraintsOf(root, raw) {
+  const { schema: s } = deref(root, raw);
   const out = [];
   for (const k of CONSTRAINTS) {
-    if (s && s[k] !== undefined) out.push(`${k}: ${Array.isArray(s[k]) ? s[k].join(', ') : JSON.stringify(s[k])}`);
+    if (!s || s[k] === undefined) continue;
+    // A pattern is shown as written (JSON quoting would double its backslashes).
+    if (k === 'pattern' && typeof s[k] === 'string') out.push(`pattern: ${s[k]}`);
+    else out.push(`${k}: ${Array.isArray(s[k]) ? s[k].map((v) => JSON.stringify(v)).join(', ') : JSON.stringify(s[k])}`);
   }
   return out.join('; ');
 }
 
-// Flattens nested object properties into rows "a.b.c" (bounded depth and count).
-function schemaRows(schema, prefix = '', depth = 0, rows = []) {
-  if (!schema || typeof schema !== 'object' || depth > 6 || rows.length > 500) return rows;
-  const req = new Set(schema.required || []);
-  for (const [name, prop] of Object.entries(schema.properties || {})) {
+// Flattens nested object properties into rows "a.b.c", following $refs (bounded depth
+// and count, so recursive definitions end).
+function schemaRows(root, schema, prefix = '', depth = 0, rows = []) {
+  const { schema: s } = deref(root, schema);
+  if (!s || typeof s !== 'object' || depth > 6 || rows.length > 500) return rows;
+  const req = new Set(Array.isArray(s.required) ? s.required : []);
+  for (const [name, raw] of Object.entries(s.properties || {})) {
     const path = prefix ? `${prefix}.${name}` : name;
-    rows.push({ path, type: typeOf(prop), required: req.has(name), constraints: constraintsOf(prop), description: (prop && (prop.description || prop.title)) || '' });
-    if (prop && prop.properties) schemaRows(prop, path, depth + 1, rows);
-    if (prop && prop.items && prop.items.properties) schemaRows(prop.items, `${path}[]`, depth + 1, rows);
+    const { schema: prop } = deref(root, raw);
+    rows.push({
+      path,
+      type: typeOf(root, raw),
+      required: req.has(name),
+      constraints: constraintsOf(root, raw),
+      description: (raw && (raw.description || raw.title)) || (prop && (prop.description || prop.title)) || '',
+    });
+    if (prop && prop.properties) schemaRows(root, prop, path, depth + 1, rows);
+    const items = prop && prop.items && typeof prop.items === 'object' && !Array.isArray(prop.items) ? deref(root, prop.items).schema : null;
+    if (items && items.properties) schemaRows(root, items, `${path}[]`, depth + 1, rows);
   }
   return rows;
 }
 
 function schemaTable(port) {
-  const rows = schemaRows(port.schema);
   if (!port.schema) return h('p', null, 'No schema declared.');
+  const rows = schemaRows(port.schema, port.schema);
   if (!rows.length) return h('pre', { class: 'code' }, JSON.stringify(port.schema, null, 2));
-  return h(
+  // The table scrolls sideways inside its own box on narrow screens (the region is
+  // focusable so keyboard users can scroll it too).
+  return h('div', { class: 'table-scroll', tabindex: 0, role: 'region', 'aria-label': `Schema of port ${port.name}, scrollable` }, h(
     'table',
     { class: 'schema' },
     h('caption', null, `Schema of port ${port.name}`),
     h('thead', null, h('tr', null, ['Field', 'Type', 'Required', 'Constraints', 'Description'].map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', null, rows.map((r) => h('tr', null, h('th', { scope: 'row' }, h('code', null, r.path)), h('td', null, r.type), h('td', null, r.required ? 'yes' : 'no'), h('td', null, r.constraints), h('td', null, r.description)))),
-  );
+  ));
 }
 
 function dl(obj) {
@@ -184,9 +252,20 @@ function portSection(p) {
         h('pre', { class: 'code', tabindex: 0, 'aria-label': `Newest events of port ${p.name}` }, p.samples.map((ev) => JSON.stringify(ev.data)).join('\n')))
       : null,
     h('h4', null, 'How to consume'),
+    ...consumeSnippets(p, c),
+  );
+}
+
+// dmp serves events over HTTP for stream ports only: other ports (files, tables) are read
+// where their technology keeps them, so they get no curl snippet that would answer 404.
+function consumeSnippets(p, c) {
+  if (p.type !== 'stream') {
+    return [h('p', { class: 'note' }, `A ${p.type || 'non-stream'} port is read where its technology keeps it${p.technology ? ` (${p.technology})` : ''}, not through dmp's HTTP API.`)];
+  }
+  return [
     c.curl ? h('div', { class: 'snippet' }, h('pre', { class: 'code' }, h('code', null, c.curl)), copyButton(c.curl, 'curl command')) : null,
     c.cli ? h('div', { class: 'snippet' }, h('pre', { class: 'code' }, h('code', null, c.cli)), copyButton(c.cli, 'dmp command')) : null,
-  );
+  ];
 }
 
 async function productPage(domain, name) {
@@ -198,7 +277,11 @@ async function productPage(domain, name) {
     setPage('Not found', h('h1', null, `${domain}/${name}`), errorBox(err), h('p', null, h('a', { href: '#/' }, 'Back to search')));
     return;
   }
-  const [dep, lin] = await Promise.all([api.deployed(domain, name), api.lineage(domain, name, 'both', 3).catch(() => null)]);
+  // A registered (brownfield) product was never deployed: no provisioning state to ask for.
+  const [dep, lin] = await Promise.all([
+    e.source === 'register' ? null : api.deployed(domain, name),
+    api.lineage(domain, name, 'both', 3).catch(() => null),
+  ]);
   const state = dep && dep.state ? dep.state : e.source === 'register' ? 'registered (not provisioned)' : 'unknown';
   const facts = {
     Domain: e.domain,
@@ -259,6 +342,14 @@ function route() {
   if (hash.startsWith('#/topology')) return topologyPage();
   return searchPage();
 }
+
+// The skip link's "#main" would go through the hash router (and land on the search page):
+// it moves the focus to the content instead, leaving the address alone.
+document.querySelector('a.skip')?.addEventListener('click', (ev) => {
+  ev.preventDefault();
+  main.focus();
+  main.scrollIntoView();
+});
 
 window.addEventListener('hashchange', route);
 route();
