@@ -21,9 +21,9 @@
  * declares its own $id are relative to that $id and stay as written. */
 
 typedef struct conv_ctx {
-    const char *root;  /* "#/components/schemas/out": where the schema now sits, or NULL */
-    const char *defs;  /* "#/components/schemas/out_": moved definitions' prefix, or NULL */
-    int draft07;       /* converting to draft-07: path segments are renamed too */
+    const char *root; /* "#/components/schemas/out": where the schema now sits, or NULL */
+    const char *defs; /* "#/components/schemas/out_": moved definitions' prefix, or NULL */
+    int draft07;      /* converting to draft-07: path segments are renamed too */
 } conv_ctx_t;
 
 /* One JSON-pointer segment of a reference, decoded (~1 -> '/', ~0 -> '~', %XX). */
@@ -139,8 +139,7 @@ static json_t *relocate(const json_t *s, const conv_ctx_t *c, int depth)
             json_t *m = json_object();
             const char *pk;
             json_t *pv;
-            json_object_foreach(v, pk, pv)
-                json_object_set_new(m, pk, relocate(pv, c, depth + 1));
+            json_object_foreach(v, pk, pv) json_object_set_new(m, pk, relocate(pv, c, depth + 1));
             json_object_set_new(o, k, m);
         } else {
             json_object_set_new(o, k, relocate(v, c, depth + 1));
@@ -212,8 +211,7 @@ static json_t *conv(const json_t *s, const conv_ctx_t *c, int depth)
                 json_object_update(m, old);
             const char *pk;
             json_t *pv;
-            json_object_foreach(v, pk, pv)
-                json_object_set_new(m, pk, conv(pv, c, depth + 1));
+            json_object_foreach(v, pk, pv) json_object_set_new(m, pk, conv(pv, c, depth + 1));
             json_object_set_new(o, "definitions", m);
         } else if (!strcmp(k, "prefixItems")) {
             json_object_set_new(o, "items", conv(v, c, depth + 1));
@@ -312,8 +310,7 @@ static const char *host_of(const char *base_url)
 /* A stream port's payload schema in draft-07, for message mkey of port key. Its
  * top-level definitions move to components/schemas/<key>_<definition> (added to
  * schemas), and every local reference is rewritten to resolve in the document. */
-static json_t *payload_schema(const json_t *s, const char *key, const char *mkey,
-                              json_t *schemas)
+static json_t *payload_schema(const json_t *s, const char *key, const char *mkey, json_t *schemas)
 {
     if (!json_is_object(s))
         return dmp_catalog_schema_draft07(s);
@@ -476,11 +473,10 @@ static void port_paths(json_t *paths, const char *domain, const char *name, cons
                   "The body is one event's data (application/json) or a CloudEvent "
                   "(application/cloudevents+json); it is validated against the port schema.",
                   "requestBody", "required", 1, "content", "application/json", "schema", "$ref",
-                  sref, "application/cloudevents+json", "schema", event_schema, "responses",
-                  "201", "description", "Durably appended", "200", "description",
+                  sref, "application/cloudevents+json", "schema", event_schema, "responses", "201",
+                  "description", "Durably appended", "200", "description",
                   "Already appended (the same event id): nothing new was written", "400",
-                  problem_ref(),
-                  "422", problem_ref()));
+                  problem_ref(), "422", problem_ref()));
     dmp_free(op);
     op = dmp_asprintf("read_%s", key);
     json_object_set_new(

@@ -385,8 +385,8 @@ static void test_exports(void **state)
      * components/schemas/<port>_<name> and the refs point there. */
     assert_null(json_object_get(schema, "definitions"));
     assert_null(json_object_get(schema, "$defs"));
-    json_t *moved = json_object_get(json_object_get(json_object_get(a, "components"), "schemas"),
-                                    "out_x");
+    json_t *moved =
+        json_object_get(json_object_get(json_object_get(a, "components"), "schemas"), "out_x");
     assert_string_equal(json_string_value(json_object_get(moved, "type")), "string");
     json_t *tuple = json_object_get(json_object_get(schema, "properties"), "tuple");
     assert_true(json_is_array(json_object_get(tuple, "items")));
@@ -402,10 +402,10 @@ static void test_exports(void **state)
         json_object_get(paths, "/v1/products/shop/orders/ports/out/events"), "post"));
     assert_non_null(json_object_get(paths, "/v1/products/shop/orders/ports/out/subscribe"));
     /* No $id: the $defs ref is rewritten to where the schema sits in the document. */
-    json_t *os = json_object_get(json_object_get(json_object_get(oa, "components"), "schemas"),
-                                 "out");
-    json_t *pi = json_object_get(
-        json_object_get(json_object_get(os, "properties"), "tuple"), "prefixItems");
+    json_t *os =
+        json_object_get(json_object_get(json_object_get(oa, "components"), "schemas"), "out");
+    json_t *pi =
+        json_object_get(json_object_get(json_object_get(os, "properties"), "tuple"), "prefixItems");
     assert_string_equal(json_string_value(json_object_get(json_array_get(pi, 1), "$ref")),
                         "#/components/schemas/out/$defs/x");
     assert_non_null(json_object_get(json_object_get(os, "$defs"), "x"));
@@ -457,26 +457,26 @@ static void all_refs_resolve(json_t *doc, json_t *v, int *count)
 static void test_export_refs_resolve(void **state)
 {
     fixture_t *f = *state;
-    dmp_descriptor_t *d = parse(
-        "name: geo\ndomain: maps\nversion: 1.0.0\nowner: team-maps\n"
-        "outputPorts:\n"
-        "  - name: main\n    type: stream\n    visibility: public\n"
-        "    schema:\n      type: object\n"
-        "      properties:\n"
-        "        p: {$ref: '#/$defs/point'}\n"
-        "        line: {type: array, items: {$ref: '#/$defs/point'}}\n"
-        "        self: {$ref: '#'}\n"
-        "        same: {$ref: '#/properties/p'}\n"
-        "        a: {type: string}\n"
-        "      dependentRequired: {a: [p]}\n"
-        "      dependentSchemas: {a: {properties: {line: {minItems: 2}}}}\n"
-        "      $defs:\n"
-        "        point:\n          type: object\n          required: [x, y]\n"
-        "          properties: {x: {type: number}, y: {type: number}, "
-        "next: {$ref: '#/$defs/point'}}\n"
-        "  - name: dump\n    type: files\n    visibility: public\n"
-        "    schema: {type: object, properties: {q: {$ref: '#/$defs/x'}}, "
-        "$defs: {x: {type: string}}}\n");
+    dmp_descriptor_t *d =
+        parse("name: geo\ndomain: maps\nversion: 1.0.0\nowner: team-maps\n"
+              "outputPorts:\n"
+              "  - name: main\n    type: stream\n    visibility: public\n"
+              "    schema:\n      type: object\n"
+              "      properties:\n"
+              "        p: {$ref: '#/$defs/point'}\n"
+              "        line: {type: array, items: {$ref: '#/$defs/point'}}\n"
+              "        self: {$ref: '#'}\n"
+              "        same: {$ref: '#/properties/p'}\n"
+              "        a: {type: string}\n"
+              "      dependentRequired: {a: [p]}\n"
+              "      dependentSchemas: {a: {properties: {line: {minItems: 2}}}}\n"
+              "      $defs:\n"
+              "        point:\n          type: object\n          required: [x, y]\n"
+              "          properties: {x: {type: number}, y: {type: number}, "
+              "next: {$ref: '#/$defs/point'}}\n"
+              "  - name: dump\n    type: files\n    visibility: public\n"
+              "    schema: {type: object, properties: {q: {$ref: '#/$defs/x'}}, "
+              "$defs: {x: {type: string}}}\n");
     dmp_error_t err = {0};
     assert_int_equal(dmp_catalog_register(f->cat, d, "register", &err), DMP_OK);
     dmp_descriptor_free(d);
@@ -526,13 +526,13 @@ static void test_export_refs_resolve(void **state)
     const char *pk;
     json_t *pv;
     json_object_foreach(paths, pk, pv) assert_null(strstr(pk, "/ports/dump/"));
-    assert_non_null(json_object_get(
-        json_object_get(json_object_get(oa, "components"), "schemas"), "dump"));
+    assert_non_null(
+        json_object_get(json_object_get(json_object_get(oa, "components"), "schemas"), "dump"));
     json_decref(oa);
 
     /* The standalone draft-07 conversion keeps refs inside the schema. */
-    json_t *in = json_pack("{s:{s:{s:s}},s:{s:{s:s}}}", "properties", "p", "$ref",
-                           "#/$defs/point", "$defs", "point", "type", "object");
+    json_t *in = json_pack("{s:{s:{s:s}},s:{s:{s:s}}}", "properties", "p", "$ref", "#/$defs/point",
+                           "$defs", "point", "type", "object");
     json_t *out = dmp_catalog_schema_draft07(in);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(out, "properties"), "p"), "$ref")),
@@ -559,8 +559,14 @@ static char *dump_number(const char *text)
 
 static void test_json_number_shortest(void **state)
 {
-    static const char *const same[] = {"0.99", "0.1", "1.5", "-2.25", "123.456", "1e-07",
-                                       "3.141592653589793", "0.30000000000000004",
+    static const char *const same[] = {"0.99",
+                                       "0.1",
+                                       "1.5",
+                                       "-2.25",
+                                       "123.456",
+                                       "1e-07",
+                                       "3.141592653589793",
+                                       "0.30000000000000004",
                                        "1.7976931348623157e+308"};
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
         char *out = dump_number(same[i]);
