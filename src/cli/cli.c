@@ -8,6 +8,10 @@
 
 static int cmd_version(int argc, char **argv);
 
+/* People read this output: 15 significant digits print 0.99 as 0.99, where jansson's
+ * default of 17 prints 0.98999999999999999. */
+#define CLI_REAL_PRECISION JSON_REAL_PRECISION(15)
+
 static const dmp_cli_cmd_t commands[] = {
     {"serve", "serve the HTTP API on the embedded default", dmp_cmd_serve},
     {"validate", "check descriptors offline", dmp_cmd_validate},
@@ -90,7 +94,7 @@ int dmp_cli_color(FILE *f)
 
 void dmp_cli_print_json(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | CLI_REAL_PRECISION);
     if (s) {
         puts(s);
         free(s);
@@ -108,14 +112,14 @@ static void yaml_scalar(const json_t *v)
         if (plain) {
             fputs(s, stdout);
         } else {
-            char *q = json_dumps(v, JSON_ENCODE_ANY);
+            char *q = json_dumps(v, JSON_ENCODE_ANY | CLI_REAL_PRECISION);
             fputs(q, stdout);
             free(q);
         }
         break;
     }
     default: {
-        char *q = json_dumps(v, JSON_ENCODE_ANY);
+        char *q = json_dumps(v, JSON_ENCODE_ANY | CLI_REAL_PRECISION);
         fputs(q, stdout);
         free(q);
     }
