@@ -249,6 +249,7 @@ static int tail_get(const dmp_client_opts_t *o, const char *path, long *status, 
     char *url = dmp_asprintf("%s%s", o->server, path);
     tail_resp_t r = {.body = DMP_BUF_INIT};
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+    dmp_client_setup_curl(o, c, &hdrs); /* token and CA bundle, as every client call */
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, tail_on_body);
@@ -272,7 +273,7 @@ static int tail_get(const dmp_client_opts_t *o, const char *path, long *status, 
             *reply = json_loadb(r.body.data, r.body.len, 0, NULL);
         *next = r.next;
     }
-    curl_slist_free_all(hdrs);
+    dmp_client_free_headers(hdrs);
     curl_easy_cleanup(c);
     dmp_buf_free(&r.body);
     dmp_free(url);
