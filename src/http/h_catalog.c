@@ -341,16 +341,14 @@ static void add_consume(json_t *e, const char *base)
     json_array_foreach(json_object_get(e, "ports"), i, p)
     {
         const char *pn = json_string_value(json_object_get(p, "name"));
-        int stream = dmp_str_eq(json_string_value(json_object_get(p, "type")), "stream");
+        if (!dmp_str_eq(json_string_value(json_object_get(p, "type")), "stream"))
+            continue; /* only stream ports are read through dmp; others say how in specific */
         char *read = dmp_asprintf("%s/v1/products/%s/%s/ports/%s/events", base, domain, name, pn);
         char *sub = dmp_asprintf("%s/v1/products/%s/%s/ports/%s/subscribe", base, domain, name, pn);
         char *curl = dmp_asprintf("curl -s '%s?from=1&limit=10'", read);
         char *tail = dmp_asprintf("dmp tail %s/%s %s --follow --server %s", domain, name, pn, base);
-        json_t *c = json_pack("{s:s,s:s}", "read", read, "curl", curl);
-        if (stream) {
-            json_object_set_new(c, "subscribe", json_string(sub));
-            json_object_set_new(c, "cli", json_string(tail));
-        }
+        json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "read", read, "curl", curl, "subscribe", sub,
+                              "cli", tail);
         json_object_set_new(p, "consume", c);
         dmp_free(read);
         dmp_free(sub);

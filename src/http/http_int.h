@@ -102,8 +102,9 @@ int dmp_http_authenticate(dmp_http_req_t *req, const char *authorization, dmp_ht
  * is audited after the reply, with its final status. product is "domain/name". */
 int dmp_http_authorize(dmp_http_req_t *req, dmp_http_resp_t *resp, const struct dmp_acl *acl,
                        const char *product, const char *port, int action);
-/* The same for a whole product: the ACL of the deployed version (newest, in 'env' or any
- * environment when NULL), or of 'incoming' when nothing is deployed yet. */
+/* The same for a whole product. APPLY: a product that exists (deployed in any environment,
+ * or catalogued) is judged by its stored ACLs only; a new one needs the owner group of
+ * its domain. Other actions: the stored ACL in 'env'. Hidden or missing: 404. */
 int dmp_http_authorize_product(dmp_http_req_t *req, dmp_http_resp_t *resp, const char *env,
                                const char *domain, const char *name,
                                const struct dmp_descriptor *incoming, int action);
