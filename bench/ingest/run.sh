@@ -9,7 +9,8 @@
 # nginx, nats-server and dmp run on 127.0.0.1 with temp configs and are stopped after; the
 # load generators are C (wrk, jspub, fanout) so they take as little of the 2 cores as we can.
 # DURATION (seconds per measurement, default 10) and DMP_BUILD_DIR may be set; PARTS picks
-# measurements (default "single batch js fanout"). Any non-2xx reply fails the run.
+# measurements (default "single batch js fanout"). Any non-2xx reply fails the run. dmp
+# runs at the default log level: one access-log line per request, as in production.
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$PWD
@@ -29,18 +30,20 @@ done
 pkg-config --exists libnats || { echo "ingest bench: libnats-dev is missing (scripts/deps.sh bench)"; exit 1; }
 cc -O2 -pthread "$HERE/fanout.c" -o "$T/fanout"
 cc -O2 "$HERE/jspub.c" $(pkg-config --cflags --libs libnats) -o "$T/jspub"
+cc -O2 "$HERE/fsync_probe.c" -o "$T/fsync_probe"
 
 # dmp with two stream ports: identity (single events) and orders (batches).
 DP=$(port)
-"$DMP" serve --listen 127.0.0.1:$DP --data-dir "$T/dmp" --log-level warn >"$T/dmp.log" 2>&1 &
-pids+=($!)
+"$DMP" serve --listen 127.0.0.1:$DP --data-dir "$T/dmp" --log-level info >"$T/dmp.log" 2>&1 &
+DMP_PID=$!
+pids+=($DMP_PID)
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$DP/readyz >/dev/null && break; sleep 0.05; done
 python3 - "$DP" "$SHARED" <<'PY'
 import json, sys, time, urllib.request
 port, shared = sys.argv[1], sys.argv[2]
 ident = json.load(open(shared + "/bench/schemas/identity.schema.json"))
 order = json.load(open(shared + "/bench/schemas/order-event.schema.json"))
-desc = {"name": "bench", "domain": "bench", "version": "1.0.0", "outputPorts": [
+desc = {"name": "bench", "domain": "bench", "version": "1.0.0", "owner": "bench-team", "outputPorts": [
     {"name": "identity", "type": "stream", "visibility": "public", "schema": ident},
     {"name": "orders", "type": "stream", "visibility": "public", "schema": order}]}
 req = urllib.request.Request("http://127.0.0.1:%s/v1/dataproduct" % port, json.dumps(desc).encode(),
@@ -79,17 +82,27 @@ sleep 0.3
 # wrk prints "Non-2xx or 3xx responses" when any reply was not 2xx: that is a failed run.
 check_2xx() { if echo "$1" | grep -q "Non-2xx"; then echo "$1"; echo "ingest bench: $2 got non-2xx replies"; exit 1; fi; }
 
+# CPU seconds (user+system) a process used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+
 if want single; then
+    echo "-- disk: 500 x (pwrite 400 bytes + fdatasync) in the data directory (fsync_probe.c)"
+    read -r FS_MEAN FS_P50 FS_P99 < <("$T/fsync_probe" "$T/dmp" 500 400)
+    echo "fdatasync: mean $FS_MEAN us, p50 $FS_P50 us, p99 $FS_P99 us;" \
+         "64 clients, one sync per group: at most $((64 * 1000000 / FS_P50)) acks/s"
     echo "-- single-event durable ingest vs nginx static file (wrk -t2 -c64 -d${D}s, keep-alive)"
     NG_RPS=$(wrk -t2 -c64 -d${D}s "http://127.0.0.1:$NP/tiny.json" | awk '/Requests\/sec/ {print $2}')
+    C0=$(cpu_s "$DMP_PID")
     DMP_OUT=$(wrk -t2 -c64 -d${D}s -s "$HERE/post.lua" --latency \
               "http://127.0.0.1:$DP/v1/products/bench/bench/ports/identity/events")
+    C1=$(cpu_s "$DMP_PID")
     check_2xx "$DMP_OUT" "single-event ingest"
     DMP_RPS=$(echo "$DMP_OUT" | awk '/Requests\/sec/ {print $2}')
     echo "$DMP_OUT" | grep -E "Socket errors|^ +(50|99)%" || true
     echo "nginx static: $NG_RPS req/s"
     echo "dmp ingest:   $DMP_RPS req/s (each a validated, fdatasync'd event)"
     python3 -c "print('ratio dmp/nginx: %.2f (target >= 0.5)' % ($DMP_RPS / $NG_RPS))"
+    python3 -c "print('dmp CPU: %.2f cores busy, %.1f us per request' % (($C1 - $C0) / $D, ($C1 - $C0) / $D / $DMP_RPS * 1e6))"
     curl -s "http://127.0.0.1:$DP/v1/products/bench/bench/ports/identity/stream" | \
         python3 -c 'import json,sys;s=json.load(sys.stdin)["stats"];print("  appended %d" % s["appended"])'
 fi
