@@ -2,8 +2,9 @@
  * errors, one structured log line per request.
  *
  * The server sees only the service APIs (provision.h, ...), never a store or a
- * log file. It runs one thread per connection, so handlers may block (a durable
- * append waits for its group commit); the connection cap bounds the threads.
+ * log file. It runs libmicrohttpd's epoll loop on a few threads; each handler runs on a
+ * fiber, and one that waits for a group commit parks instead of blocking its thread
+ * (src/http/server.c has the details).
  */
 #ifndef DMP_HTTP_H
 #define DMP_HTTP_H

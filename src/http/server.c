@@ -53,7 +53,8 @@ typedef struct req_ctx {
     dmp_http_server_t *srv;
     fiber_t *fiber; /* the handler's fiber, once the body is complete */
     dmp_buf_t body;
-    int too_big;
+    int too_big;   /* 1: over the limit, the rest of the body is dropped */
+    int replied;   /* a reply was queued before the body was read (Content-Length check) */
     int status;
     int64_t start_ns;
     char method[12];
@@ -801,6 +802,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             snprintf(msg, sizeof(msg), "request body of %s bytes exceeds the limit of %zu bytes",
                      cl, srv->conf.max_body_bytes);
             ctx->too_big = 1;
+            ctx->replied = 1;
             return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
         }
         return MHD_YES;
@@ -808,21 +810,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size != 0) {
         if (!ctx->too_big) {
             if (ctx->body.len + *upload_data_size > srv->conf.max_body_bytes) {
+                /* A body without Content-Length (chunked) ran over: libmicrohttpd does
+                 * not take a reply in the middle of an upload, so drop the rest (the
+                 * per-connection timeout bounds a slow sender) and answer 413 at its end. */
                 ctx->too_big = 1;
                 dmp_buf_free(&ctx->body);
-                char msg[160];
-                snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
-                         srv->conf.max_body_bytes);
-                *upload_data_size = 0;
-                return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
             }
             dmp_buf_append(&ctx->body, upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (ctx->too_big)
-        return MHD_YES; /* the 413 is already queued */
+    if (ctx->too_big) {
+        if (ctx->replied)
+            return MHD_YES; /* the 413 is already queued */
+        ctx->replied = 1;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
+                 srv->conf.max_body_bytes);
+        return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
+    }
 
     if (ctx->fiber == NULL) {
         ctx->fiber = fiber_new();
@@ -945,8 +952,7 @@ int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_h
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         conf->timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SERVER_THREADS, MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
     if (srv->d == NULL) {

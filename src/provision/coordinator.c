@@ -178,11 +178,20 @@ static prov_job_t *job_new(const dmp_product_key_t *k, dmp_descriptor_t *desc)
     return job;
 }
 
+static int task_active(const prov_task_t *t);
+
+/* The job of product k that still has work in flight, or NULL. A job whose tasks are all
+ * done but whose worker is still returning from submit() (job->running) is finished for
+ * callers: its states are final, so a new operation may start at once. */
 static prov_job_t *job_find(dmp_provision_t *pr, const dmp_product_key_t *k)
 {
-    for (prov_job_t *job = pr->jobs; job != NULL; job = job->next)
-        if (key_eq(&job->key, k))
-            return job;
+    for (prov_job_t *job = pr->jobs; job != NULL; job = job->next) {
+        if (!key_eq(&job->key, k))
+            continue;
+        for (size_t i = 0; i < job->desc->n_resources; i++)
+            if (task_active(&job->tasks[i]))
+                return job;
+    }
     return NULL;
 }
 

@@ -35,7 +35,7 @@ static const opt_t opts[] = {
     {"max-body", OPT_SIZE, OFF(max_body_bytes), "4MiB", 1024, 1ULL << 32,
      "Largest request body accepted; larger bodies get 413."},
     {"connection-limit", OPT_UINT, OFF(connection_limit), "1024", 1, 100000,
-     "Most concurrent connections (each has its own thread)."},
+     "Most concurrent connections."},
     {"per-ip-limit", OPT_UINT, OFF(per_ip_limit), "256", 0, 100000,
      "Most concurrent connections from one address (0: no cap), so one client cannot "
      "hold every slot of connection-limit."},

@@ -287,6 +287,24 @@ def test_bad_input():
     r = s.req("POST", "/v1/dataproduct", "x" * (200 * 1024), "application/yaml")
     eq(r.status, 413, "oversized")
     eq(r.body["code"], "DMP_LIMIT", "oversized code")
+    # Oversized chunked body (no Content-Length): still a 413 problem reply.
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(b"POST /v1/dataproduct HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\n"
+              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    chunk = b"x" * 8192
+    for _ in range(12):  # 96 KiB > 64 KiB
+        c.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    c.sendall(b"0\r\n\r\n")
+    c.settimeout(10)
+    reply = b""
+    while True:
+        part = c.recv(65536)
+        if not part:
+            break
+        reply += part
+    c.close()
+    contains(reply.split(b"\r\n")[0].decode(), "413", "chunked oversized body")
+    contains(reply.decode("utf-8", "replace"), "DMP_LIMIT", "problem code")
     # Wrong content type: 415.
     r = s.req("POST", "/v1/dataproduct", REQUEST_3A, "text/html")
     eq(r.status, 415, "wrong content type")
@@ -364,6 +382,13 @@ def test_cli_exit_codes():
         r = cli(c, "--help")
         eq(r.returncode, 0, c + " --help")
         contains(r.stdout, "usage", c + " --help output")
+
+
+def test_one_server_per_port():
+    s = Server()
+    r = cli("serve", "--listen", "127.0.0.1:%d" % s.port, "--data-dir", os.path.join(tmpdir(), "d"))
+    assert r.returncode != 0, "a second server on a port in use must fail"
+    contains(r.stderr, "cannot listen", "says why")
 
 
 def test_one_server_per_data_dir():
