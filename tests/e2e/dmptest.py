@@ -25,6 +25,24 @@ SHARED = os.environ.get("DMP_SHARED_DIR") or os.path.join(SOURCE, "..", "shared"
 DMP = os.path.join(BUILD, "dmp")
 PROVISIONER = os.path.join(BUILD, "dmp-provisioner-files")
 
+# The request of DESIGN 3A, unchanged (examples/products/s3cdp.yaml holds the same).
+REQUEST_3A = """name: test_name
+domain: test_domain
+version: 1.0.1
+environment: {name: test, specific: {}}
+outputPorts:
+  - name: test_s3
+    resourceType: raw
+    technology: s3cdp
+    description: my s3 directory
+    allow: [dmp-test-1, dmp-test-2]
+    owner: dmp-test-owner
+    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}
+    dependsOn: []
+workloads: []
+observability: []
+"""
+
 _procs = []
 _tmpdirs = []
 _servers = []

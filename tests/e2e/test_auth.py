@@ -11,22 +11,6 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from dmptest import *  # noqa: E402,F401,F403
 
-REQUEST_3A = """name: test_name
-domain: test_domain
-version: 1.0.1
-environment: {name: test, specific: {}}
-outputPorts:
-  - name: test_s3
-    resourceType: raw
-    technology: s3cdp
-    description: my s3 directory
-    allow: [dmp-test-1, dmp-test-2]
-    owner: dmp-test-owner
-    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}
-    dependsOn: []
-workloads: []
-observability: []
-"""
 
 CANARY = "dmp_CANARY0canary0CANARY0canary0CANARY0canary0"
 

@@ -10,23 +10,6 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from dmptest import *  # noqa: E402,F401,F403
 
-# The request of DESIGN 3A, unchanged.
-REQUEST_3A = """name: test_name
-domain: test_domain
-version: 1.0.1
-environment: {name: test, specific: {}}
-outputPorts:
-  - name: test_s3
-    resourceType: raw
-    technology: s3cdp
-    description: my s3 directory
-    allow: [dmp-test-1, dmp-test-2]
-    owner: dmp-test-owner
-    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}
-    dependsOn: []
-workloads: []
-observability: []
-"""
 
 KEY = ("test", "test_domain", "test_name", "1.0.1")
 
@@ -35,6 +18,11 @@ def setup(prov_args=(), server_args=()):
     p = Provisioner(prov_args)
     s = Server(args=["--provisioner", "s3cdp=" + p.url] + list(server_args))
     return s, p
+
+
+def test_example_file_is_the_3a_request():
+    with open(os.path.join(SOURCE, "examples", "products", "s3cdp.yaml")) as f:
+        eq(f.read(), REQUEST_3A, "examples/products/s3cdp.yaml is the DESIGN 3A request verbatim")
 
 
 def test_happy_path_3a_request_unchanged():
