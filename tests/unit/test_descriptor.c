@@ -18,23 +18,9 @@
 #include <time.h>
 
 #include "dmp/descriptor.h"
+#include "fixtures.h"
 
-/* DESIGN 3A, verbatim. */
-static const char *req_3a = "name: test_name\n"
-                            "domain: test_domain\n"
-                            "version: 1.0.1\n"
-                            "environment: {name: test, specific: {}}\n"
-                            "outputPorts:\n"
-                            "  - name: test_s3\n"
-                            "    resourceType: raw\n"
-                            "    technology: s3cdp\n"
-                            "    description: my s3 directory\n"
-                            "    allow: [dmp-test-1, dmp-test-2]\n"
-                            "    owner: dmp-test-owner\n"
-                            "    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}\n"
-                            "    dependsOn: []\n"
-                            "workloads: []\n"
-                            "observability: []\n";
+static const char *req_3a = DMP_TEST_REQUEST_3A;
 
 static const char *src_dir(void)
 {

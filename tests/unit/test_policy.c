@@ -13,23 +13,9 @@
 #include <unistd.h>
 
 #include "dmp/policy.h"
+#include "fixtures.h"
 
-/* The request of DESIGN 3A, unchanged. */
-static const char *REQ_3A = "name: test_name\n"
-                            "domain: test_domain\n"
-                            "version: 1.0.1\n"
-                            "environment: {name: test, specific: {}}\n"
-                            "outputPorts:\n"
-                            "  - name: test_s3\n"
-                            "    resourceType: raw\n"
-                            "    technology: s3cdp\n"
-                            "    description: my s3 directory\n"
-                            "    allow: [dmp-test-1, dmp-test-2]\n"
-                            "    owner: dmp-test-owner\n"
-                            "    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}\n"
-                            "    dependsOn: []\n"
-                            "workloads: []\n"
-                            "observability: []\n";
+static const char *REQ_3A = DMP_TEST_REQUEST_3A;
 
 static dmp_descriptor_t *desc(const char *yaml)
 {

@@ -25,6 +25,7 @@
 
 #include "dmp/provision.h"
 #include "provision/provision_int.h"
+#include "fixtures.h"
 
 /* ---- fixtures */
 
@@ -846,22 +847,7 @@ static pid_t spawn_files(int port, const char *root, const char *extra)
     return -1;
 }
 
-static const char design_yaml[] =
-    "name: test_name\n"
-    "domain: test_domain\n"
-    "version: 1.0.1\n"
-    "environment: {name: test, specific: {}}\n"
-    "outputPorts:\n"
-    "  - name: test_s3\n"
-    "    resourceType: raw\n"
-    "    technology: s3cdp\n"
-    "    description: my s3 directory\n"
-    "    allow: [dmp-test-1, dmp-test-2]\n"
-    "    owner: dmp-test-owner\n"
-    "    specific: {directory: test_dir/full, bucket: ms-datamesh-s3}\n"
-    "    dependsOn: []\n"
-    "workloads: []\n"
-    "observability: []\n";
+static const char design_yaml[] = DMP_TEST_REQUEST_3A;
 static const dmp_product_key_t design_key = {"test", "test_domain", "test_name", "1.0.1"};
 
 static void test_http_provisioner_roundtrip(void **state)
