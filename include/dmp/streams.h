@@ -208,6 +208,17 @@ DMP_EXPORT json_t *dmp_streams_port_meta(dmp_stream_port_t *p);
  * an update swaps in a new one). Members for access checks: domain, product_owner,
  * product_tags, owner, allow, visibility, tags, schema. */
 DMP_EXPORT const json_t *dmp_streams_port_meta_ref(const dmp_stream_port_t *p);
+/* An opaque per-port slot for a layer above (the HTTP server keeps each port's access
+ * facts there, built once per port object instead of once per request). A port object never
+ * changes -- an update swaps in a new one with an empty slot -- so whatever is derived from
+ * its metadata may be cached here. dmp_streams_port_slot: the value, or NULL when not set
+ * (borrowed; valid while the caller holds 'p'). dmp_streams_port_slot_set: sets it once
+ * (compare-and-swap) and returns the value in the slot: 'v' when this call set it, else the
+ * one another thread set first, in which case free_fn(v) has already been called. free_fn
+ * runs on the slot's value when the port object is freed. */
+DMP_EXPORT void *dmp_streams_port_slot(const dmp_stream_port_t *p);
+DMP_EXPORT void *dmp_streams_port_slot_set(dmp_stream_port_t *p, void *v,
+                                           void (*free_fn)(void *));
 /* Masks one stored record with 'mask': 1 and *tmp (payload in *owned, dmp_free it) when it
  * rewrote the event, 0 when the record stays as it is. */
 struct dmp_channel_rec;

@@ -91,11 +91,53 @@ static int port_acl(const json_t *meta, dmp_acl_t *acl)
     return rc;
 }
 
-/* One reader's view of one port: the ACL and schema it is judged and masked by. Owns
- * everything it points to, so it may outlive the request (SSE, push workers). */
-typedef struct port_view {
+/* What access checks need of one port object, worked out once per port object (which
+ * never changes; an update swaps in a new one) and kept in the port's slot. Counted: the
+ * port holds one reference, every view that may outlive the request holds another. */
+typedef struct port_facts {
+    int refs;     /* atomic */
     dmp_acl_t acl;
-    json_t *schema;       /* NULL: no schema (nothing is classified) */
+    json_t *schema; /* NULL: no schema (nothing is classified) */
+    int pii;        /* the schema classifies something */
+} port_facts_t;
+
+static void facts_release(void *ud)
+{
+    port_facts_t *f = ud;
+    if (f == NULL || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    dmp_acl_fini(&f->acl);
+    json_decref(f->schema);
+    dmp_free(f);
+}
+
+/* p's facts (borrowed: valid while p is held); NULL when its ACL cannot be worked out. */
+static port_facts_t *port_facts(dmp_stream_port_t *p)
+{
+    port_facts_t *f = dmp_streams_port_slot(p);
+    if (f != NULL)
+        return f;
+    const json_t *meta = dmp_streams_port_meta_ref(p);
+    f = dmp_calloc(1, sizeof(*f));
+    f->refs = 1;
+    if (port_acl(meta, &f->acl) != DMP_OK) {
+        dmp_free(f);
+        return NULL; /* not cached: the metadata is judged again next time */
+    }
+    json_t *schema = json_object_get(meta, "schema");
+    if (json_is_object(schema) || json_is_boolean(schema))
+        f->schema = json_deep_copy(schema); /* jansson references are not atomic */
+    f->pii = f->schema != NULL && dmp_mask_schema_has_pii(f->schema);
+    return dmp_streams_port_slot_set(p, f, facts_release);
+}
+
+/* One reader's view of one port: the ACL and schema it is judged and masked by. Owns
+ * what it points to (a reference to the port's facts, a copy of the principal), so it may
+ * outlive the request (SSE, push workers). */
+typedef struct port_view {
+    port_facts_t *f;
+    dmp_acl_t *acl;       /* &f->acl */
+    json_t *schema;       /* f->schema */
     dmp_principal_t *who; /* NULL: anonymous */
     dmp_mask_policy_t pol;
     int masked;           /* 1 when who must see classified values masked */
@@ -106,8 +148,7 @@ static void view_free(void *ud)
     port_view_t *v = ud;
     if (v == NULL)
         return;
-    dmp_acl_fini(&v->acl);
-    json_decref(v->schema);
+    facts_release(v->f);
     dmp_principal_free(v->who);
     dmp_free(v);
 }
@@ -116,22 +157,18 @@ static void view_free(void *ud)
 static port_view_t *view_new(const dmp_services_t *svc, const dmp_principal_t *who,
                              dmp_stream_port_t *p)
 {
-    const json_t *meta = dmp_streams_port_meta_ref(p);
-    port_view_t *v = dmp_calloc(1, sizeof(*v));
-    if (port_acl(meta, &v->acl) != DMP_OK) {
-        dmp_free(v);
+    port_facts_t *f = port_facts(p);
+    if (f == NULL)
         return NULL;
-    }
-    /* The schema is shared, read-only, with the port object (p is held by the caller;
-     * the view keeps its own reference for requests that outlive it). */
-    json_t *schema = json_object_get(meta, "schema");
-    if (json_is_object(schema) || json_is_boolean(schema))
-        v->schema = json_incref(schema);
+    __atomic_add_fetch(&f->refs, 1, __ATOMIC_ACQ_REL);
+    port_view_t *v = dmp_calloc(1, sizeof(*v));
+    v->f = f;
+    v->acl = &f->acl;
+    v->schema = f->schema;
     v->who = who ? dmp_principal_dup(who) : NULL;
     static const dmp_mask_policy_t redact = {DMP_MASK_REDACT, NULL, 0};
     v->pol = svc->mask ? *svc->mask : redact;
-    v->masked = v->schema != NULL && dmp_mask_schema_has_pii(v->schema) &&
-                !dmp_mask_may_see_pii(v->who, &v->acl);
+    v->masked = f->pii && !dmp_mask_may_see_pii(v->who, v->acl);
     return v;
 }
 
@@ -142,7 +179,7 @@ static json_t *view_mask(void *ud, const json_t *data)
     if (!v->masked)
         return NULL;
     json_t *out = NULL;
-    if (dmp_mask_json(v->schema, data, v->who, &v->acl, &v->pol, &out, NULL) != DMP_OK)
+    if (dmp_mask_json(v->schema, data, v->who, v->acl, &v->pol, &out, NULL) != DMP_OK)
         return json_string(DMP_MASK_REDACTED); /* cannot walk it: hide all of it */
     return out;
 }
@@ -150,6 +187,11 @@ static json_t *view_mask(void *ud, const json_t *data)
 /* Resolves the request's product and port and authorizes 'action' on it; replies and
  * returns NULL when it cannot. A port the caller may not read answers exactly as a port
  * that does not exist. On success *view (when asked for) is the caller's view. */
+static dmp_stream_port_t *resolve_named(dmp_http_req_t *req, dmp_http_resp_t *resp,
+                                        dmp_action_t action, port_view_t **view,
+                                        const char *domain, const char *name, const char *port,
+                                        const char *product);
+
 static dmp_stream_port_t *resolve_port(dmp_http_req_t *req, dmp_http_resp_t *resp,
                                        dmp_action_t action, port_view_t **view)
 {
@@ -159,33 +201,46 @@ static dmp_stream_port_t *resolve_port(dmp_http_req_t *req, dmp_http_resp_t *res
         return NULL;
     const char *domain = dmp_http_param(req, "domain"), *name = dmp_http_param(req, "name");
     const char *port = dmp_http_param(req, "port");
-    char *product = dmp_asprintf("%s/%s", domain, name);
+    char pbuf[256]; /* "domain/name"; a longer one is allocated */
+    size_t plen = strlen(domain) + strlen(name) + 2;
+    char *product = plen <= sizeof(pbuf) ? pbuf : dmp_malloc(plen);
+    snprintf(product, plen, "%s/%s", domain, name);
+    dmp_stream_port_t *p = resolve_named(req, resp, action, view, domain, name, port, product);
+    if (product != pbuf)
+        dmp_free(product);
+    return p;
+}
+
+static dmp_stream_port_t *resolve_named(dmp_http_req_t *req, dmp_http_resp_t *resp,
+                                        dmp_action_t action, port_view_t **view,
+                                        const char *domain, const char *name, const char *port,
+                                        const char *product)
+{
     dmp_error_t err = {0};
     dmp_stream_port_t *p = NULL;
     int rc = dmp_streams_port_find(req->svc->streams, dmp_http_query(req, "environment"), domain,
                                    name, port, &p, &err);
     if (rc == DMP_NOTFOUND || rc == DMP_INVALID) {
         dmp_http_reply_hidden(req, resp, product, port, action);
-        dmp_free(product);
         return NULL;
     }
     if (rc != DMP_OK) {
         reply_err(resp, &err, NULL);
-        dmp_free(product);
         return NULL;
     }
-    port_view_t *v = view_new(req->svc, req->principal, p);
-    if (v == NULL) {
+    /* The port's facts are cached on the port object; a view (a copy of the principal
+     * and a reference to the facts) is made only for the handlers that ask for one. */
+    port_facts_t *f = port_facts(p);
+    if (f == NULL) {
         dmp_http_reply_hidden(req, resp, product, port, action);
         rc = -1;
     } else {
-        rc = dmp_http_authorize(req, resp, &v->acl, product, port, action);
+        rc = dmp_http_authorize(req, resp, &f->acl, product, port, action);
     }
-    dmp_free(product);
-    if (rc != 0 || view == NULL)
-        view_free(v);
-    else
-        *view = v;
+    if (rc == 0 && view != NULL && (*view = view_new(req->svc, req->principal, p)) == NULL) {
+        dmp_http_reply_hidden(req, resp, product, port, action);
+        rc = -1;
+    }
     if (rc != 0) {
         dmp_streams_port_release(p);
         return NULL;
@@ -474,7 +529,7 @@ static long sse_next(void *ud, char *buf, size_t max)
          * PUT that withdraws it ends the stream (docs/security.md). */
         if (dmp_now_ms() - s->checked_ms >= SSE_ACCESS_CHECK_MS) {
             port_view_t *nv = view_new(s->svc, s->view->who, s->p);
-            if (nv == NULL || dmp_authz_check(nv->who, &nv->acl, DMP_ACT_READ, NULL) != DMP_OK) {
+            if (nv == NULL || dmp_authz_check(nv->who, nv->acl, DMP_ACT_READ, NULL) != DMP_OK) {
                 view_free(nv);
                 return -1;
             }
@@ -732,7 +787,7 @@ static void h_sub_create(dmp_http_req_t *req, dmp_http_resp_t *resp)
             int denied = v == NULL ? (dmp_http_reply_hidden(req, resp, product, port,
                                                             DMP_ACT_READ),
                                       1)
-                                   : dmp_http_authorize(req, resp, &v->acl, product, port,
+                                   : dmp_http_authorize(req, resp, v->acl, product, port,
                                                         DMP_ACT_READ) != 0;
             view_free(v);
             dmp_streams_port_release(p);
@@ -854,7 +909,7 @@ static int push_view(void *ud, const json_t *who, dmp_stream_port_t *p, dmp_stre
         pr = owned = principal_of(who);
     port_view_t *v = view_new(svc, pr, p);
     dmp_principal_free(owned);
-    int rc = v == NULL ? DMP_NOTFOUND : dmp_authz_check(v->who, &v->acl, DMP_ACT_READ, NULL);
+    int rc = v == NULL ? DMP_NOTFOUND : dmp_authz_check(v->who, v->acl, DMP_ACT_READ, NULL);
     if (rc != DMP_OK) {
         view_free(v);
         return rc;

@@ -171,8 +171,37 @@ static void chan_drop(dmp_channel_t *ch, int destroy)
     dmp_free(u);
 }
 
+struct port_slot {
+    void *v;
+    void (*free_fn)(void *);
+};
+
+void *dmp_streams_port_slot(const dmp_stream_port_t *p)
+{
+    struct port_slot *s = __atomic_load_n(&p->slot, __ATOMIC_ACQUIRE);
+    return s ? s->v : NULL;
+}
+
+void *dmp_streams_port_slot_set(dmp_stream_port_t *p, void *v, void (*free_fn)(void *))
+{
+    struct port_slot *s = dmp_malloc(sizeof(*s)), *cur = NULL;
+    s->v = v;
+    s->free_fn = free_fn;
+    if (__atomic_compare_exchange_n(&p->slot, &cur, s, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return v;
+    if (free_fn != NULL) /* another thread won: keep its value */
+        free_fn(v);
+    dmp_free(s);
+    return cur->v;
+}
+
 static void port_free(dmp_stream_port_t *p)
 {
+    if (p->slot != NULL) {
+        if (p->slot->free_fn != NULL)
+            p->slot->free_fn(p->slot->v);
+        dmp_free(p->slot);
+    }
     chan_drop(p->ch, p->destroy);
     chan_drop(p->rejected, p->destroy);
     dmp_schema_free(p->schema);

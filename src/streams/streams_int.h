@@ -29,6 +29,7 @@ struct dmp_stream_port {
     int refs;          /* guarded by st->ref_lock */
     int deleted;       /* set once; readers stop */
     int destroy;       /* remove files when the last reference goes */
+    struct port_slot *slot; /* dmp_streams_port_slot_set; set once (compare-and-swap) */
     struct dmp_stream_port *next;
 };
 
