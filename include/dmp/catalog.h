@@ -65,10 +65,23 @@ typedef struct dmp_catalog_query {
     const char *type;   /* an output port type: stream, table, files ... */
     const char *cursor; /* from a previous reply's "next"; NULL for the first page */
     int limit;          /* 0 = 20; capped at DMP_CATALOG_MAX_PAGE */
+    /* Per-port access. NULL: the caller may read every port (admins, owners' local
+     * tools). Otherwise it is asked with a result's summary (its ports carry name, type,
+     * visibility, owner, allow and tags) and a port name, or NULL for the product as a
+     * whole, and returns 1 when the caller may read it. Then a product is listed only
+     * when readable as a whole; free text counts only where it occurs in the product's
+     * own text (name, domain, description, tags, owner) or in a port the caller may
+     * read; 'tag' and 'type' must hold for the product or a readable port; a result
+     * lists (and "matched" names) only readable ports. */
+    int (*port_readable)(void *ud, const json_t *summary, const char *port);
+    void *port_ud;
 } dmp_catalog_query_t;
 
-/* {"results": [{"id","domain","name","version","description","owner","tags",
+/* {"results": [{"id","domain","name","version","description","owner","tags","ports",
  *   "score","matched": ["name", "schema:customer_id", ...]}], "next": "20"|null}
+ * With q->port_readable, hits the caller may not see are skipped and further rows are
+ * read (a bounded number of rounds) to fill the page; "next" is where the next page
+ * starts in the ranking.
  * Free text is split into terms; each is quoted for FTS5 (so operators and quotes are
  * plain text) and matched as a prefix; all terms must match. DMP_INVALID for a bad
  * cursor. */

@@ -171,12 +171,13 @@ static void add_unique(json_t *list, const char *s)
 
 /* Walks a JSON Schema collecting property names and their docs, bounded in depth
  * and in the number of nodes visited. */
-static void schema_walk(const json_t *s, dmp_catalog_index_t *ix, int depth, int *budget)
+static void schema_walk(const json_t *s, dmp_buf_t *fields, dmp_buf_t *docs, int depth,
+                        int *budget)
 {
     if (!json_is_object(s) || depth > 24 || --*budget < 0)
         return;
-    add_text(&ix->field_docs, json_string_value(json_object_get(s, "title")));
-    add_text(&ix->field_docs, json_string_value(json_object_get(s, "description")));
+    add_text(docs, json_string_value(json_object_get(s, "title")));
+    add_text(docs, json_string_value(json_object_get(s, "description")));
     static const char *const maps[] = {"properties", "$defs", "definitions", "patternProperties",
                                        NULL};
     for (int m = 0; maps[m]; m++) {
@@ -186,20 +187,20 @@ static void schema_walk(const json_t *s, dmp_catalog_index_t *ix, int depth, int
         json_object_foreach(props, k, v)
         {
             if (m == 0)
-                add_text(&ix->fields, k);
-            schema_walk(v, ix, depth + 1, budget);
+                add_text(fields, k);
+            schema_walk(v, fields, docs, depth + 1, budget);
         }
     }
     static const char *const subs[] = {
         "items", "additionalProperties", "contains", "not", "if", "then", "else", NULL};
     for (int i = 0; subs[i]; i++)
-        schema_walk(json_object_get(s, subs[i]), ix, depth + 1, budget);
+        schema_walk(json_object_get(s, subs[i]), fields, docs, depth + 1, budget);
     static const char *const lists[] = {"allOf", "anyOf", "oneOf", "prefixItems", NULL};
     for (int i = 0; lists[i]; i++) {
         size_t j;
         json_t *v;
         json_array_foreach(json_object_get(s, lists[i]), j, v)
-            schema_walk(v, ix, depth + 1, budget);
+            schema_walk(v, fields, docs, depth + 1, budget);
     }
 }
 
@@ -208,37 +209,95 @@ static json_t *tags_of(const json_t *o)
     return json_object_get(o, "tags");
 }
 
+/* One searchable unit's text (product level, or one port) as the backend stores it. */
+static json_t *unit_json(const char *port, const dmp_buf_t *name, const dmp_buf_t *description,
+                         const dmp_buf_t *tags, const dmp_buf_t *owner, const dmp_buf_t *ports,
+                         const dmp_buf_t *fields, const dmp_buf_t *docs)
+{
+    const dmp_buf_t *cols[] = {name, description, tags, owner, ports, fields, docs};
+    static const char *const keys[] = {"name",  "description", "tags",      "owner",
+                                       "ports", "fields",      "field_docs"};
+    json_t *u = json_pack("{s:s?}", "port", port);
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+        json_object_set_new(u, keys[i],
+                            json_stringn(cols[i]->data ? cols[i]->data : "", cols[i]->len));
+    return u;
+}
+
+static void append_buf(dmp_buf_t *to, const dmp_buf_t *from)
+{
+    if (from->len)
+        add_text(to, from->data);
+}
+
 void dmp_catalog_index_build(const json_t *e, dmp_catalog_index_t *ix)
 {
     memset(ix, 0, sizeof(*ix));
     ix->tag_list = json_array();
     ix->type_list = json_array();
+    ix->units = json_array();
     const char *domain = json_string_value(json_object_get(e, "domain"));
     const char *name = json_string_value(json_object_get(e, "name"));
+    const char *powner = json_string_value(json_object_get(e, "owner"));
     add_text(&ix->name, name);
     add_text(&ix->name, domain);
     add_text(&ix->description, json_string_value(json_object_get(e, "description")));
-    add_text(&ix->owner, json_string_value(json_object_get(e, "owner")));
+    add_text(&ix->owner, powner);
     size_t i, j;
     json_t *v, *p;
-    json_array_foreach(tags_of(e), i, v) add_unique(ix->tag_list, json_string_value(v));
+    dmp_buf_t ptags = DMP_BUF_INIT, none = DMP_BUF_INIT;
+    json_array_foreach(tags_of(e), i, v)
+    {
+        add_unique(ix->tag_list, json_string_value(v));
+        add_text(&ptags, json_string_value(v));
+    }
+    /* Unit 0: the product's own text, readable by anyone who may read the product. */
+    json_array_append_new(ix->units, unit_json(NULL, &ix->name, &ix->description, &ptags,
+                                               &ix->owner, &none, &none, &none));
+    dmp_buf_free(&ptags);
     json_t *ports = json_array();
     int budget = 20000;
     json_array_foreach(json_object_get(e, "ports"), i, p)
     {
+        /* Units 1..n: one per port, readable under that port's own rule. */
+        dmp_buf_t u_ports = DMP_BUF_INIT, u_desc = DMP_BUF_INIT, u_tags = DMP_BUF_INIT;
+        dmp_buf_t u_owner = DMP_BUF_INIT, u_fields = DMP_BUF_INIT, u_docs = DMP_BUF_INIT;
         const char *pn = json_string_value(json_object_get(p, "name"));
         const char *type = json_string_value(json_object_get(p, "type"));
-        add_text(&ix->ports, pn);
-        add_text(&ix->ports, type);
+        add_text(&u_ports, pn);
+        add_text(&u_ports, type);
         add_unique(ix->type_list, type);
-        add_text(&ix->description, json_string_value(json_object_get(p, "description")));
+        add_text(&u_desc, json_string_value(json_object_get(p, "description")));
         const char *po = json_string_value(json_object_get(p, "owner"));
-        if (po && !dmp_str_eq(po, json_string_value(json_object_get(e, "owner"))))
-            add_text(&ix->owner, po);
-        json_array_foreach(tags_of(p), j, v) add_unique(ix->tag_list, json_string_value(v));
-        schema_walk(json_object_get(p, "schema"), ix, 0, &budget);
-        json_array_append_new(ports, json_pack("{s:s?,s:s?,s:O?}", "name", pn, "type", type,
-                                               "visibility", json_object_get(p, "visibility")));
+        if (po && !dmp_str_eq(po, powner))
+            add_text(&u_owner, po);
+        json_array_foreach(tags_of(p), j, v)
+        {
+            add_unique(ix->tag_list, json_string_value(v));
+            add_text(&u_tags, json_string_value(v));
+        }
+        schema_walk(json_object_get(p, "schema"), &u_fields, &u_docs, 0, &budget);
+        append_buf(&ix->ports, &u_ports);
+        append_buf(&ix->description, &u_desc);
+        append_buf(&ix->owner, &u_owner);
+        append_buf(&ix->fields, &u_fields);
+        append_buf(&ix->field_docs, &u_docs);
+        json_array_append_new(ix->units, unit_json(pn, &none, &u_desc, &u_tags, &u_owner,
+                                                   &u_ports, &u_fields, &u_docs));
+        dmp_buf_free(&u_ports);
+        dmp_buf_free(&u_desc);
+        dmp_buf_free(&u_tags);
+        dmp_buf_free(&u_owner);
+        dmp_buf_free(&u_fields);
+        dmp_buf_free(&u_docs);
+        /* The summary keeps each port's access facts (owner, allow, tags) so that a
+         * caller's view can be decided from the summary alone. */
+        json_array_append_new(ports, json_pack("{s:s?,s:s?,s:O?,s:O?,s:O?,s:O?}", "name", pn,
+                                               "type", type, "visibility",
+                                               json_object_get(p, "visibility"), "owner",
+                                               json_object_get(p, "owner"), "allow",
+                                               json_object_get(p, "allow"), "tags",
+                                               json_object_get(p, "tags")));
     }
     json_array_foreach(ix->tag_list, i, v) add_text(&ix->tags, json_string_value(v));
     ix->summary =
@@ -265,6 +324,7 @@ void dmp_catalog_index_fini(dmp_catalog_index_t *ix)
     json_decref(ix->type_list);
     json_decref(ix->summary);
     json_decref(ix->edges);
+    json_decref(ix->units);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -588,6 +648,98 @@ static json_t *matched_of(const json_t *phrases, const json_t *texts)
     return out;
 }
 
+/* Search reads at most this many pages of the ranking to fill one page for a caller
+ * who may not read every hit. */
+#define SEARCH_ROUNDS 5
+
+static int has_string(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (dmp_str_eq(json_string_value(v), s)) return 1;
+    return 0;
+}
+
+/* Decides one search row for a caller with per-port access (q->port_readable). Returns
+ * 1 when it counts: the product is readable, 'tag' and 'type' hold for the product or a
+ * readable port, and every phrase occurs in text the caller may read. Then the row's
+ * summary keeps only the readable ports and *texts is the readable text, column by
+ * column (for "matched"). */
+static int row_for_caller(const dmp_catalog_query_t *q, const dmp_catalog_search_args_t *a,
+                          const json_t *phrases, json_t *row, json_t **texts)
+{
+    *texts = NULL;
+    json_t *s = json_object_get(row, "summary");
+    if (!q->port_readable(q->port_ud, s, NULL))
+        return 0;
+    json_t *kept = json_array(), *readable = json_object();
+    int tag_ok = a->tag == NULL || has_string(json_object_get(s, "tags"), a->tag);
+    int type_ok = a->type == NULL;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(s, "ports"), i, p)
+    {
+        const char *pn = json_string_value(json_object_get(p, "name"));
+        if (pn == NULL || !q->port_readable(q->port_ud, s, pn))
+            continue;
+        json_array_append(kept, p);
+        json_object_set_new(readable, pn, json_true());
+        if (a->tag && has_string(json_object_get(p, "tags"), a->tag))
+            tag_ok = 1;
+        if (a->type && dmp_str_eq(json_string_value(json_object_get(p, "type")), a->type))
+            type_ok = 1;
+    }
+    int ok = tag_ok && type_ok;
+    if (ok && phrases != NULL) {
+        static const char *const cols[] = {"name",  "description", "tags",      "owner",
+                                           "ports", "fields",      "field_docs"};
+        enum { NCOLS = sizeof(cols) / sizeof(cols[0]) };
+        dmp_buf_t text[NCOLS];
+        memset(text, 0, sizeof(text));
+        json_t *u;
+        json_array_foreach(json_object_get(row, "units"), i, u)
+        {
+            const char *port = json_string_value(json_object_get(u, "port"));
+            if (port != NULL && json_object_get(readable, port) == NULL)
+                continue;
+            for (size_t c = 0; c < NCOLS; c++)
+                add_text(&text[c], json_string_value(json_object_get(u, cols[c])));
+        }
+        json_t *toks[NCOLS];
+        *texts = json_object();
+        for (size_t c = 0; c < NCOLS; c++) {
+            toks[c] = json_array();
+            tokenize(text[c].data ? text[c].data : "", text[c].len, toks[c]);
+            json_object_set_new(*texts, cols[c], json_string(text[c].data ? text[c].data : ""));
+            dmp_buf_free(&text[c]);
+        }
+        /* All phrases must occur, each in some readable column (as FTS5 matched them
+         * over the whole product). */
+        json_t *ph;
+        json_array_foreach(phrases, i, ph)
+        {
+            int found = 0;
+            for (size_t c = 0; c < NCOLS && !found; c++)
+                found = phrase_in(ph, toks[c]);
+            if (!found) {
+                ok = 0;
+                break;
+            }
+        }
+        for (size_t c = 0; c < NCOLS; c++)
+            json_decref(toks[c]);
+    }
+    if (ok)
+        json_object_set(s, "ports", kept);
+    json_decref(kept);
+    json_decref(readable);
+    if (!ok) {
+        json_decref(*texts);
+        *texts = NULL;
+    }
+    return ok;
+}
+
 int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog_query_t *q,
                        json_t **out, dmp_error_t *err)
 {
@@ -617,40 +769,65 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
         return DMP_OK;
     }
     a.match = match;
-    json_t *rows = NULL;
-    int more = 0;
-    pthread_mutex_lock(&cat->mu);
-    int rc = cat->be->ops->search(cat->be, &a, &rows, &more, err);
-    pthread_mutex_unlock(&cat->mu);
+    a.with_units = q->port_readable != NULL && match != NULL;
+    json_t *results = json_array();
+    long pos = a.offset, next = -1;
+    int rc = DMP_OK;
+    for (int round = 0; round < SEARCH_ROUNDS; round++) {
+        json_t *rows = NULL;
+        int more = 0, full = 0;
+        a.offset = pos;
+        pthread_mutex_lock(&cat->mu);
+        rc = cat->be->ops->search(cat->be, &a, &rows, &more, err);
+        pthread_mutex_unlock(&cat->mu);
+        if (rc != DMP_OK)
+            break;
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r)
+        {
+            if ((int)json_array_size(results) == a.limit) {
+                full = 1;
+                break;
+            }
+            pos++;
+            json_t *s = json_object_get(r, "summary");
+            json_t *texts = NULL;
+            if (!dmp_catalog_may_see(caller, s))
+                continue;
+            if (q->port_readable != NULL && !row_for_caller(q, &a, phrases, r, &texts))
+                continue;
+            json_t *o = json_deep_copy(s);
+            json_object_set(o, "score", json_object_get(r, "score"));
+            json_object_set_new(o, "matched",
+                                phrases ? matched_of(phrases, texts ? texts
+                                                                    : json_object_get(r, "texts"))
+                                        : json_array());
+            json_decref(texts);
+            json_array_append_new(results, o);
+        }
+        json_decref(rows);
+        if (full || (more && (int)json_array_size(results) == a.limit) ||
+            (more && round == SEARCH_ROUNDS - 1)) {
+            next = pos;
+            break;
+        }
+        if (!more)
+            break;
+    }
     dmp_free(match);
+    json_decref(phrases);
     if (rc != DMP_OK) {
-        json_decref(phrases);
+        json_decref(results);
         return rc;
     }
-    json_t *results = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        json_t *s = json_object_get(r, "summary");
-        if (!dmp_catalog_may_see(caller, s))
-            continue;
-        json_t *o = json_deep_copy(s);
-        json_object_set(o, "score", json_object_get(r, "score"));
-        json_object_set_new(o, "matched",
-                            phrases ? matched_of(phrases, json_object_get(r, "texts"))
-                                    : json_array());
-        json_array_append_new(results, o);
-    }
-    json_decref(rows);
-    json_decref(phrases);
-    json_t *next = json_null();
-    if (more) {
+    json_t *nx = json_null();
+    if (next >= 0) {
         char buf[32];
-        snprintf(buf, sizeof(buf), "%ld", a.offset + a.limit);
-        next = json_string(buf);
+        snprintf(buf, sizeof(buf), "%ld", next);
+        nx = json_string(buf);
     }
-    *out = json_pack("{s:o,s:o}", "results", results, "next", next);
+    *out = json_pack("{s:o,s:o}", "results", results, "next", nx);
     return DMP_OK;
 }
 

@@ -22,6 +22,10 @@ typedef struct dmp_catalog_index {
     json_t *summary;       /* {"id","domain","name","version","owner","description","tags",
                               "ports":[{"name","type","visibility"}]} */
     json_t *edges;         /* [{"input","product","port"}] as declared */
+    json_t *units;         /* the same text split by who may read it: [{"port": null (the
+                              product's own text) | port name, "name","description","tags",
+                              "owner","ports","fields","field_docs"}], product first, then
+                              the ports in order */
 } dmp_catalog_index_t;
 
 void dmp_catalog_index_build(const json_t *entry, dmp_catalog_index_t *ix);
@@ -38,6 +42,7 @@ typedef struct dmp_catalog_search_args {
     const char *domain, *tag, *owner, *type;
     long offset;
     int limit;
+    int with_units; /* free text: add each row's "units" (as dmp_catalog_index_t.units) */
 } dmp_catalog_search_args_t;
 
 #define DMP_CATALOG_OPS_V1 1
@@ -58,7 +63,8 @@ typedef struct dmp_catalog_ops {
     char *(*resolve_id)(dmp_catalog_be_t *be, const char *urn);
     /* Results: [{"summary":{...},"score":x,"texts":{"name","description","tags","owner",
      * "ports","fields","field_docs"}}] ("texts" only for free-text queries: the indexed
-     * text, from which catalog.c says why each matched); *more when a row follows. */
+     * text, from which catalog.c says why each matched; "units" too when a->with_units);
+     * *more when a row follows. */
     int (*search)(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, json_t **rows,
                   int *more, dmp_error_t *err);
     /* Summary of a live product, or NULL. */

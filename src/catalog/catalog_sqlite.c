@@ -3,9 +3,14 @@
  *
  * Tables: versions (every version's entry as JSON), products (the current live version's
  * summary), product_tags / product_types (filters), edges (input ports of current
- * versions: consumer -> producer port), and fts (one row per product, rowid = pid).
+ * versions: consumer -> producer port), fts (one row per product, rowid = pid), and units
+ * (the same text split into the product's own and each port's, so that a caller who may
+ * not read every port is matched only on what it may read; read by pid, never searched).
+ * user_version 2 added units and the access facts in summaries: an older file is
+ * re-indexed once at open.
  * Statements are prepared once at open; catalog.c serialises calls. */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +41,9 @@ enum {
     S_ALL_EDGE,
     S_HIGHLIGHT,
     S_PROD_BY_PID,
+    S_UNIT_DEL,
+    S_UNIT_INS,
+    S_UNIT_GET,
     S_COUNT
 };
 
@@ -82,6 +90,11 @@ static const char *const sql_text[S_COUNT] = {
     [S_HIGHLIGHT] = "SELECT name, description, tags, owner, ports, fields, field_docs FROM fts "
                     "WHERE rowid = ?1",
     [S_PROD_BY_PID] = "SELECT summary FROM products WHERE pid = ?1",
+    [S_UNIT_DEL] = "DELETE FROM units WHERE pid=?1",
+    [S_UNIT_INS] = "INSERT INTO units(pid,unit,port,name,description,tags,owner,ports,fields,"
+                   "field_docs) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [S_UNIT_GET] = "SELECT port,name,description,tags,owner,ports,fields,field_docs FROM units "
+                   "WHERE pid=?1 ORDER BY unit",
 };
 
 static const char schema_sql[] =
@@ -104,6 +117,9 @@ static const char schema_sql[] =
     " port TEXT);"
     "CREATE INDEX IF NOT EXISTS edges_consumer ON edges(consumer);"
     "CREATE INDEX IF NOT EXISTS edges_producer ON edges(producer_ref);"
+    "CREATE TABLE IF NOT EXISTS units(pid INT NOT NULL, unit INT NOT NULL, port TEXT,"
+    " name TEXT, description TEXT, tags TEXT, owner TEXT, ports TEXT, fields TEXT,"
+    " field_docs TEXT, PRIMARY KEY(pid, unit)) WITHOUT ROWID;"
     "CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(name, description, tags, owner, ports,"
     " fields, field_docs, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');";
 
@@ -226,7 +242,7 @@ static int reindex(sqlite_be_t *s, const char *domain, const char *name, dmp_err
     int rc = DMP_OK;
     if (sqlite3_step(st) == SQLITE_ROW) {
         sqlite3_int64 pid = sqlite3_column_int64(st, 0);
-        static const int dels[] = {S_PROD_DEL, S_FTS_DEL, S_TAG_DEL, S_TYPE_DEL};
+        static const int dels[] = {S_PROD_DEL, S_FTS_DEL, S_TAG_DEL, S_TYPE_DEL, S_UNIT_DEL};
         for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]) && rc == DMP_OK; i++) {
             sqlite3_stmt *d = stmt(s, dels[i]);
             sqlite3_bind_int64(d, 1, pid);
@@ -278,6 +294,20 @@ static int reindex(sqlite_be_t *s, const char *domain, const char *name, dmp_err
     }
     size_t i;
     json_t *v;
+    json_array_foreach(ix.units, i, v)
+    {
+        if (rc != DMP_OK)
+            break;
+        static const char *const ucols[] = {"port",  "name",   "description", "tags",
+                                            "owner", "ports",  "fields",      "field_docs"};
+        st = stmt(s, S_UNIT_INS);
+        sqlite3_bind_int64(st, 1, pid);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+        for (int c = 0; c < 8; c++)
+            bind_text(st, c + 3, jstr(v, ucols[c]));
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_err(s, err, "index port text");
+    }
     json_array_foreach(ix.tag_list, i, v)
     {
         if (rc != DMP_OK)
@@ -602,6 +632,21 @@ static int be_search(dmp_catalog_be_t *be, const dmp_catalog_search_args_t *a, j
                                         json_string(col_text(h, c) ? col_text(h, c) : ""));
             json_object_set_new(row, "texts", texts);
         }
+        if (a->with_units) {
+            static const char *const ucols[] = {"port",  "name",  "description", "tags",
+                                                "owner", "ports", "fields",      "field_docs"};
+            sqlite3_stmt *u = stmt(s, S_UNIT_GET);
+            sqlite3_bind_int64(u, 1, id);
+            json_t *units = json_array();
+            while (sqlite3_step(u) == SQLITE_ROW) {
+                json_t *o = json_object();
+                for (int c = 0; c < 8; c++)
+                    if (col_text(u, c) != NULL)
+                        json_object_set_new(o, ucols[c], json_string(col_text(u, c)));
+                json_array_append_new(units, o);
+            }
+            json_object_set_new(row, "units", units);
+        }
     }
     *rows = out;
     return DMP_OK;
@@ -614,6 +659,52 @@ static void be_close(dmp_catalog_be_t *be)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     dmp_free(s);
+}
+
+#define CATALOG_FORMAT 2 /* PRAGMA user_version: 2 = units table, access facts in summaries */
+
+/* Brings a file written by an older dmp up to CATALOG_FORMAT by re-indexing every
+ * product from its stored versions (once). A new file is stamped. */
+static int upgrade(sqlite_be_t *s, int existed, dmp_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version >= CATALOG_FORMAT)
+        return DMP_OK;
+    int rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (rc != DMP_OK)
+        return rc;
+    if (existed) {
+        json_t *ids = json_array();
+        st = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT domain, name FROM versions", -1, &st,
+                               NULL) != SQLITE_OK) {
+            rc = db_err(s, err, "upgrade");
+        } else {
+            while (sqlite3_step(st) == SQLITE_ROW)
+                json_array_append_new(ids, json_pack("[s?,s?]", col_text(st, 0), col_text(st, 1)));
+        }
+        sqlite3_finalize(st);
+        size_t i;
+        json_t *v;
+        json_array_foreach(ids, i, v)
+        {
+            if (rc != DMP_OK)
+                break;
+            rc = reindex(s, json_string_value(json_array_get(v, 0)),
+                         json_string_value(json_array_get(v, 1)), err);
+        }
+        json_decref(ids);
+    }
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", CATALOG_FORMAT);
+    if (rc == DMP_OK)
+        rc = exec(s, sql, err);
+    return in_txn(s, rc, err);
 }
 
 static const dmp_catalog_ops_t sqlite_ops = {
@@ -658,8 +749,8 @@ int dmp_catalog_sqlite_open(const char *path, dmp_catalog_be_t **out, dmp_error_
         sqlite3_step(chk) == SQLITE_ROW)
         have = 1;
     sqlite3_finalize(chk);
-    if ((!have && (rc = exec(s, schema_sql, err)) != DMP_OK) ||
-        (rc = exec(s, rank_sql, err)) != DMP_OK) {
+    /* schema_sql is all CREATE ... IF NOT EXISTS: an older file gains the new tables. */
+    if ((rc = exec(s, schema_sql, err)) != DMP_OK || (rc = exec(s, rank_sql, err)) != DMP_OK) {
         dmp_error_path(err, "%s", path);
         goto fail;
     }
@@ -669,6 +760,10 @@ int dmp_catalog_sqlite_open(const char *path, dmp_catalog_be_t **out, dmp_error_
             rc = db_err(s, err, "prepare");
             goto fail;
         }
+    }
+    if ((rc = upgrade(s, have, err)) != DMP_OK) {
+        dmp_error_path(err, "%s", path);
+        goto fail;
     }
     *out = &s->base;
     return DMP_OK;

@@ -81,20 +81,47 @@ static void keep_readable_ports(const dmp_http_req_t *req, json_t *e, json_t *hi
     json_decref(doc);
 }
 
-/* 1 when the caller may read catalogued product domain/name (its current entry). */
-static int may_read(const dmp_http_req_t *req, const char *domain, const char *name)
+/* The ports of 'summary' (a search result or graph node: its ports carry owner,
+ * visibility, allow and tags) the caller may read, as {name: true}; NULL when the caller
+ * may not read the product at all. */
+static json_t *readable_ports(const dmp_http_req_t *req, const json_t *summary)
 {
-    if (req->principal != NULL && req->principal->admin)
-        return 1; /* admins read everything (as dmp_authz_check decides) */
-    json_t *e = NULL;
-    if (domain == NULL || name == NULL ||
-        dmp_catalog_current(req->svc->cat, domain, name, &e, NULL) != DMP_OK)
-        return 0;
+    json_t *doc = entry_doc(summary);
     dmp_acl_t acl = {0};
-    int ok = entry_acl(e, &acl) == DMP_OK &&
+    int ok = dmp_acl_from_json(doc, NULL, &acl, NULL) == DMP_OK &&
              dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK;
     dmp_acl_fini(&acl);
-    json_decref(e);
+    json_t *out = NULL;
+    if (ok) {
+        out = json_object();
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(summary, "ports"), i, p)
+        {
+            const char *pn = json_string_value(json_object_get(p, "name"));
+            if (pn != NULL && port_readable(req, doc, pn))
+                json_object_set_new(out, pn, json_true());
+        }
+    }
+    json_decref(doc);
+    return out;
+}
+
+/* dmp_catalog_query_t.port_readable for a request's caller (never used for admins). */
+static int search_port_readable(void *ud, const json_t *summary, const char *port)
+{
+    const dmp_http_req_t *req = ud;
+    json_t *doc = entry_doc(summary);
+    int ok;
+    if (port != NULL) {
+        ok = port_readable(req, doc, port);
+    } else {
+        dmp_acl_t acl = {0};
+        ok = dmp_acl_from_json(doc, NULL, &acl, NULL) == DMP_OK &&
+             dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK;
+        dmp_acl_fini(&acl);
+    }
+    json_decref(doc);
     return ok;
 }
 
@@ -124,24 +151,6 @@ static int authorize_read(dmp_http_req_t *req, dmp_http_resp_t *resp)
     return rc;
 }
 
-/* Per-request memo of may_read by "domain/name" key (graphs name a product many times). */
-static int key_visible(const dmp_http_req_t *req, json_t *memo, const char *key)
-{
-    json_t *m = key ? json_object_get(memo, key) : NULL;
-    if (m != NULL)
-        return json_is_true(m);
-    const char *slash = key ? strchr(key, '/') : NULL;
-    int ok = 0;
-    if (slash != NULL) {
-        char *domain = dmp_strndup(key, (size_t)(slash - key));
-        ok = may_read(req, domain, slash + 1);
-        dmp_free(domain);
-    }
-    if (key != NULL)
-        json_object_set_new(memo, key, json_boolean(ok));
-    return ok;
-}
-
 /* A node of a product the caller may not read becomes the placeholder an unknown
  * product gets: its key, domain, name and level, "missing": true. */
 static json_t *placeholder(const json_t *n)
@@ -155,24 +164,49 @@ static json_t *placeholder(const json_t *n)
     return p;
 }
 
-/* Lineage and topology as the caller may see them. Topology drops the nodes it may not
- * read (and edges into them; a hidden producer of a visible consumer stays a
- * placeholder); lineage keeps its shape with placeholders. */
+/* Lineage and topology as the caller may see them, decided per port from each node's
+ * summary:
+ * - a node the caller may not read becomes a placeholder (lineage) or goes (topology:
+ *   with the edges into it; a hidden producer of a shown consumer stays a placeholder);
+ * - a readable node lists only the ports the caller may read;
+ * - an edge keeps its producer "port" only when the caller may read that port, and its
+ *   consumer's "input" only when the caller may read the consumer; otherwise the name
+ *   is removed and "hidden": true says so (the edge itself stays).
+ * Admins see everything and never get here. */
 static void filter_graph(const dmp_http_req_t *req, json_t *g, int drop)
 {
-    json_t *memo = json_object(), *gone = json_object();
+    if (req->principal != NULL && req->principal->admin)
+        return;
+    json_t *views = json_object(), *gone = json_object();
     json_t *nodes = json_object_get(g, "nodes"), *kept = json_array();
     size_t i;
     json_t *n;
     json_array_foreach(nodes, i, n)
     {
         const char *key = json_string_value(json_object_get(n, "key"));
-        if (json_is_true(json_object_get(n, "missing")) || key_visible(req, memo, key))
+        if (key == NULL)
+            continue;
+        json_t *ports = json_is_true(json_object_get(n, "missing")) ? NULL
+                                                                     : readable_ports(req, n);
+        if (json_is_true(json_object_get(n, "missing"))) {
             json_array_append(kept, n);
-        else if (drop)
+        } else if (ports != NULL) {
+            json_object_set(views, key, ports);
+            json_t *pl = json_object_get(n, "ports"), *kp = json_array();
+            size_t j;
+            json_t *p;
+            json_array_foreach(pl, j, p) if (json_object_get(
+                ports, json_string_value(json_object_get(p, "name"))) != NULL)
+                json_array_append(kp, p);
+            json_t *copy = json_copy(n);
+            json_object_set_new(copy, "ports", kp);
+            json_array_append_new(kept, copy);
+        } else if (drop) {
             json_object_set_new(gone, key, json_true());
-        else
+        } else {
             json_array_append_new(kept, placeholder(n));
+        }
+        json_decref(ports);
     }
     json_t *edges = json_object_get(g, "edges"), *kept_e = json_array();
     json_array_foreach(edges, i, n)
@@ -192,7 +226,19 @@ static void filter_graph(const dmp_http_req_t *req, json_t *g, int drop)
             json_array_append_new(kept, ph);
             json_object_del(gone, from);
         }
-        json_array_append(kept_e, n);
+        json_t *e = json_copy(n);
+        json_t *fv = from ? json_object_get(views, from) : NULL;
+        const char *port = json_string_value(json_object_get(n, "port"));
+        if (port != NULL && (fv == NULL || json_object_get(fv, port) == NULL)) {
+            json_object_del(e, "port");
+            json_object_set_new(e, "hidden", json_true());
+        }
+        if (json_object_get(n, "input") != NULL &&
+            (to == NULL || json_object_get(views, to) == NULL)) {
+            json_object_del(e, "input");
+            json_object_set_new(e, "hidden", json_true());
+        }
+        json_array_append_new(kept_e, e);
     }
     json_object_set_new(g, "nodes", kept);
     json_object_set_new(g, "edges", kept_e);
@@ -201,7 +247,7 @@ static void filter_graph(const dmp_http_req_t *req, json_t *g, int drop)
         json_t *list = json_object_get(n, "products"), *kl = json_array();
         size_t j;
         json_t *k;
-        json_array_foreach(list, j, k) if (key_visible(req, memo, json_string_value(k)))
+        json_array_foreach(list, j, k) if (json_object_get(views, json_string_value(k)) != NULL)
             json_array_append(kl, k);
         json_object_set_new(n, "products", kl);
     }
@@ -210,7 +256,7 @@ static void filter_graph(const dmp_http_req_t *req, json_t *g, int drop)
     for (size_t j = json_array_size(dl); j-- > 0;)
         if (json_array_size(json_object_get(json_array_get(dl, j), "products")) == 0)
             json_array_remove(dl, j);
-    json_decref(memo);
+    json_decref(views);
     json_decref(gone);
 }
 
@@ -256,20 +302,19 @@ static void h_search(dmp_http_req_t *req, dmp_http_resp_t *resp)
         }
         q.limit = n > DMP_CATALOG_MAX_PAGE ? DMP_CATALOG_MAX_PAGE : (int)n;
     }
+    /* Products the caller may not read are absent, and a readable one is found only by
+     * text it may read and shows only its readable ports (dmp_catalog_search decides with
+     * this per-port rule). Admins take the plain path. */
+    if (req->principal == NULL || !req->principal->admin) {
+        q.port_readable = search_port_readable;
+        q.port_ud = req;
+    }
     json_t *out = NULL;
     dmp_error_t err = {0};
     if (dmp_catalog_search(req->svc->cat, caller_of(req), &q, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
         return;
     }
-    /* products the caller may not read are absent ("next" still pages the catalog) */
-    json_t *res = json_object_get(out, "results"), *kept = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(res, i, r) if (may_read(req, json_string_value(json_object_get(r, "domain")),
-                                               json_string_value(json_object_get(r, "name"))))
-        json_array_append(kept, r);
-    json_object_set_new(out, "results", kept);
     dmp_http_reply_json(resp, 200, out);
 }
 
@@ -904,20 +949,6 @@ static void h_favicon(dmp_http_req_t *req, dmp_http_resp_t *resp)
     send_file(req, resp, "favicon.svg");
 }
 
-/* The web UI's files and the API description are served without authentication once
- * routes carry flags (the governance issue's DMP_ROUTE_PUBLIC). */
-#ifdef DMP_ROUTE_PUBLIC
-#define PUBLIC_GET(p, f)                                                                           \
-    {                                                                                              \
-        .method = "GET", .pattern = p, .fn = f, .flags = DMP_ROUTE_PUBLIC                          \
-    }
-#else
-#define PUBLIC_GET(p, f)                                                                           \
-    {                                                                                              \
-        .method = "GET", .pattern = p, .fn = f                                                     \
-    }
-#endif
-
 const dmp_http_route_t dmp_http_routes_catalog[] = {
     {.method = "GET", .pattern = "/v1/search", .fn = h_search},
     {.method = "POST", .pattern = "/v1/register", .fn = h_register},
@@ -927,10 +958,17 @@ const dmp_http_route_t dmp_http_routes_catalog[] = {
     {.method = "GET", .pattern = "/v1/topology", .fn = h_topology},
     {.method = "GET", .pattern = "/v1/products/{domain}/{name}/asyncapi", .fn = h_asyncapi},
     {.method = "GET", .pattern = "/v1/products/{domain}/{name}/openapi", .fn = h_openapi_product},
-    PUBLIC_GET("/openapi", h_openapi),
-    PUBLIC_GET("/", h_index),
-    PUBLIC_GET("/index.html", h_index),
-    PUBLIC_GET("/favicon.svg", h_favicon),
-    PUBLIC_GET("/assets/{file}", h_asset),
+    {.method = "GET", .pattern = "/openapi", .fn = h_openapi},
+    {.method = NULL},
+};
+
+/* The web UI's static files: served without authentication (server.c lists this table
+ * in public_tables), so a browser can load the page and then send a token with each API
+ * call. They hold no data: everything the page shows comes from the API above. */
+const dmp_http_route_t dmp_http_routes_webui[] = {
+    {.method = "GET", .pattern = "/", .fn = h_index},
+    {.method = "GET", .pattern = "/index.html", .fn = h_index},
+    {.method = "GET", .pattern = "/favicon.svg", .fn = h_favicon},
+    {.method = "GET", .pattern = "/assets/{file}", .fn = h_asset},
     {.method = NULL},
 };

@@ -62,12 +62,16 @@ typedef struct req_ctx {
     char principal[128]; /* the caller's name, for the access log ("" = none) */
 } req_ctx_t;
 
+/* The web UI's static files (h_catalog.c). */
+extern const dmp_http_route_t dmp_http_routes_webui[];
+
 static const dmp_http_route_t *route_tables[] = {
     dmp_http_routes_health,
     dmp_http_routes_callbacks,
     dmp_http_routes_provision,
     dmp_http_routes_events,
     dmp_http_routes_catalog,
+    dmp_http_routes_webui,
     dmp_http_routes_audit,
     dmp_http_routes_policies,
 };
@@ -76,6 +80,7 @@ static const dmp_http_route_t *route_tables[] = {
 static const dmp_http_route_t *public_tables[] = {
     dmp_http_routes_health,
     dmp_http_routes_callbacks, /* provisioner reports: authenticated by their callback token */
+    dmp_http_routes_webui,     /* the UI's page and assets; its API calls carry a token */
 };
 
 static int route_is_public(const dmp_http_route_t *route)

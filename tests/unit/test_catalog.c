@@ -226,6 +226,118 @@ static void test_search_paging_and_filters(void **state)
     assert_int_equal(dmp_catalog_search(f->cat, NULL, &bad, &out, &err), DMP_INVALID);
 }
 
+/* A caller who reads only public ports (the test's stand-in for auth.h's rule). */
+static int public_only(void *ud, const json_t *summary, const char *port)
+{
+    int *calls = ud;
+    (*calls)++;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(summary, "ports"), i, p)
+    {
+        const char *vis = json_string_value(json_object_get(p, "visibility"));
+        const char *pn = json_string_value(json_object_get(p, "name"));
+        if (vis && !strcmp(vis, "public") && (port == NULL || !strcmp(port, pn)))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_search_per_port(void **state)
+{
+    fixture_t *f = *state;
+    dmp_descriptor_t *d = parse("name: mixed\ndomain: sec\nversion: 1.0.0\nowner: team-sec\n"
+                                "description: Mixed visibility.\n"
+                                "outputPorts:\n"
+                                "  - name: open\n    type: stream\n    visibility: public\n"
+                                "    schema: {type: object, properties: {visible_total: "
+                                "{type: integer}}}\n"
+                                "  - name: vault\n    type: table\n    visibility: private\n"
+                                "    tags: [secret-tag]\n"
+                                "    schema: {type: object, properties: {zeta_hidden_ssn: "
+                                "{type: string, description: quasar notes}}}\n");
+    dmp_error_t err = {0};
+    assert_int_equal(dmp_catalog_register(f->cat, d, "register", &err), DMP_OK);
+    dmp_descriptor_free(d);
+    reg(f->cat, "sec", "closed", "1.0.0", "private", NULL, "zeta_other");
+    int calls = 0;
+    json_t *out = NULL;
+    /* Everyone (no per-port rule) finds the hidden field. */
+    dmp_catalog_query_t all = {.q = "zeta_hidden_ssn"};
+    assert_int_equal(dmp_catalog_search(f->cat, NULL, &all, &out, &err), DMP_OK);
+    assert_int_equal(json_array_size(json_object_get(out, "results")), 1);
+    assert_true(has_match(json_array_get(json_object_get(out, "results"), 0),
+                          "schema:zeta_hidden_ssn"));
+    json_decref(out);
+    /* The public-only caller does not: not by the field, its docs, its port name, the
+     * private port's tag or type, nor a prefix of them. */
+    const char *probes[] = {"zeta_hidden_ssn", "zeta", "quasar", "vault", "mixed zeta"};
+    for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+        dmp_catalog_query_t q = {.q = probes[i], .port_readable = public_only, .port_ud = &calls};
+        assert_int_equal(dmp_catalog_search(f->cat, NULL, &q, &out, &err), DMP_OK);
+        if (json_array_size(json_object_get(out, "results")) != 0)
+            fail_msg("probe '%s' found a hidden port", probes[i]);
+        json_decref(out);
+    }
+    dmp_catalog_query_t tq = {.tag = "secret-tag", .port_readable = public_only, .port_ud = &calls};
+    assert_int_equal(dmp_catalog_search(f->cat, NULL, &tq, &out, &err), DMP_OK);
+    assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
+    json_decref(out);
+    dmp_catalog_query_t yq = {.type = "table", .port_readable = public_only, .port_ud = &calls};
+    assert_int_equal(dmp_catalog_search(f->cat, NULL, &yq, &out, &err), DMP_OK);
+    assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
+    json_decref(out);
+    /* By readable text it is found, listing the public port only and matching only
+     * readable words; the wholly private product is absent. */
+    dmp_catalog_query_t vq = {.q = "mixed visible_total", .port_readable = public_only,
+                              .port_ud = &calls};
+    assert_int_equal(dmp_catalog_search(f->cat, NULL, &vq, &out, &err), DMP_OK);
+    json_t *res = json_object_get(out, "results");
+    assert_int_equal(json_array_size(res), 1);
+    json_t *ports = json_object_get(json_array_get(res, 0), "ports");
+    assert_int_equal(json_array_size(ports), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ports, 0), "name")),
+                        "open");
+    assert_true(has_match(json_array_get(res, 0), "schema:visible_total"));
+    json_decref(out);
+    dmp_catalog_query_t cq = {.q = "closed", .port_readable = public_only, .port_ud = &calls};
+    assert_int_equal(dmp_catalog_search(f->cat, NULL, &cq, &out, &err), DMP_OK);
+    assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
+    json_decref(out);
+    assert_true(calls > 0);
+}
+
+/* Hits the caller may not read are skipped and the page is filled from further rows. */
+static void test_search_per_port_paging(void **state)
+{
+    fixture_t *f = *state;
+    char name[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(name, sizeof(name), "q%02d", i);
+        reg(f->cat, "pg", name, "1.0.0", i % 3 ? "private" : "public", NULL, NULL);
+    }
+    int calls = 0, seen = 0;
+    char cursor[32] = "";
+    dmp_error_t err = {0};
+    for (int page = 0; page < 10; page++) {
+        dmp_catalog_query_t q = {.q = "amount", .limit = 4, .cursor = cursor[0] ? cursor : NULL,
+                                 .port_readable = public_only, .port_ud = &calls};
+        json_t *out = NULL;
+        assert_int_equal(dmp_catalog_search(f->cat, NULL, &q, &out, &err), DMP_OK);
+        size_t n = json_array_size(json_object_get(out, "results"));
+        seen += (int)n;
+        const char *next = json_string_value(json_object_get(out, "next"));
+        if (next == NULL) {
+            json_decref(out);
+            break;
+        }
+        assert_int_equal(n, 4);
+        snprintf(cursor, sizeof(cursor), "%s", next);
+        json_decref(out);
+    }
+    assert_int_equal(seen, 10);
+}
+
 static void test_versions_and_delete(void **state)
 {
     fixture_t *f = *state;
@@ -615,6 +727,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_ranked_with_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_hostile_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_paging_and_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_per_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search_per_port_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_versions_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lineage_and_cycles, setup, teardown),
