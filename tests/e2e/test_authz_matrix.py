@@ -534,6 +534,95 @@ def test_mixed_visibility_ports():
         raise AssertionError("%d cells wrong:\n  " % len(fails) + "\n  ".join(fails))
 
 
+# A consumer of the mixed product's public and private ports, for the graphs.
+MIX_USER = """name: mixuser
+domain: %s
+version: 1.0.0
+owner: alice
+inputPorts:
+  - {name: in_a, product: %s/mix, port: pubport}
+  - {name: in_b, product: %s/mix, port: privport}
+outputPorts:
+  - name: usage
+    type: stream
+    visibility: public
+    schema: {type: object, properties: {n: {type: integer}}}
+""" % (DOMAIN, DOMAIN, DOMAIN)
+
+
+def test_search_and_graphs_per_port():
+    """Search matches only text the caller may read, and results, lineage and topology
+    name only the ports the caller may read (docs/security.md, "Per-port views")."""
+    w = mixed_world()
+    r = w.req("member", "POST", "/v1/register", MIX_USER, "application/yaml")
+    eq(r.status, 201, "register mixuser: %s" % r.body)
+    fails = []
+    for k in KINDS:
+        hidden = [pn for pn, vis in MIX_PORTS if vis not in READS[k]]
+        # a field of one port finds the product only for that port's readers
+        for pn, vis in MIX_PORTS:
+            r = w.req(k, "GET", "/v1/search?q=f_" + pn)
+            if k == "anon":
+                if r.status != 401:
+                    fails.append("anon search: %s" % r.status)
+                continue
+            ids = [x["name"] for x in r.body.get("results", [])]
+            want = ["mix"] if vis in READS[k] else []
+            if ids != want:
+                fails.append("%s search f_%s: %s, want %s" % (k, pn, ids, want))
+        if k == "anon":
+            continue
+        # a prefix or a two-word query that needs the hidden field finds nothing either
+        for q in ("mixed%20f_priv", "f_privp"):
+            r = w.req(k, "GET", "/v1/search?q=" + q)
+            ids = [x["name"] for x in r.body.get("results", [])]
+            want = ["mix"] if "private" in READS[k] else []
+            if ids != want:
+                fails.append("%s search %s: %s, want %s" % (k, q, ids, want))
+        # product-level text finds it; the result lists the readable ports only
+        r = w.req(k, "GET", "/v1/search?q=mixed")
+        res = [x for x in r.body.get("results", []) if x["name"] == "mix"]
+        if len(res) != 1:
+            fails.append("%s search mixed: %s" % (k, r.body))
+        else:
+            got = sorted(p["name"] for p in res[0]["ports"])
+            want = sorted(pn for pn, vis in MIX_PORTS if vis in READS[k])
+            if got != want:
+                fails.append("%s search result ports %s, want %s" % (k, got, want))
+        for path in ("/v1/search?q=mixed", "/v1/search?q=mix",
+                     "/v1/search?q=&domain=" + DOMAIN,
+                     "/v1/lineage/%s/mix?direction=both" % DOMAIN,
+                     "/v1/lineage/%s/mixuser?direction=up" % DOMAIN, "/v1/topology"):
+            r = w.req(k, "GET", path)
+            if r.status != 200:
+                fails.append("%s GET %s: %s" % (k, path, r.status))
+                continue
+            text = json.dumps(r.body)
+            for pn in hidden:
+                if pn in text:
+                    fails.append("%s GET %s names hidden port %s" % (k, path, pn))
+            if "lineage" in path or "topology" in path:
+                edges = r.body["edges"]
+                # both edges stay; the one through a hidden port has no port name
+                if len([e for e in edges if e.get("to") == DOMAIN + "/mixuser"]) != 2:
+                    fails.append("%s GET %s: edges %s" % (k, path, edges))
+                for e in edges:
+                    if e.get("to") == DOMAIN + "/mixuser" and \
+                            ("port" in e) == bool(e.get("hidden")):
+                        fails.append("%s GET %s: edge %s" % (k, path, e))
+                nodes = {n["key"]: n for n in r.body["nodes"]}
+                mix = nodes.get(DOMAIN + "/mix")
+                if mix is None:
+                    fails.append("%s GET %s: no mix node" % (k, path))
+                else:
+                    got = sorted(p["name"] for p in mix.get("ports", []))
+                    want = sorted(pn for pn, vis in MIX_PORTS if vis in READS[k])
+                    if got != want:
+                        fails.append("%s GET %s: mix ports %s, want %s" % (k, path, got, want))
+    if fails:
+        raise AssertionError("%d cells wrong:\n  " % len(fails) + "\n  ".join(fails))
+
+
 # ---- changes that need the owner, the domain's owner group or the admin (H2-H5)
 
 def test_changes_need_ownership():
