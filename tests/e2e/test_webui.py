@@ -125,6 +125,38 @@ def test_webui_search_open_lineage():
             raise AssertionError("empty screenshot " + shot)
 
 
+def test_webui_with_tokens():
+    """With --tokens the page and its assets load without a token (public routes), the API
+    answers 401 until a token is entered in the UI's "API token" field, then search works
+    (web/e2e/token.mjs)."""
+    if not os.path.exists(os.path.join(WEB, "dist", "index.html")):
+        raise AssertionError("web/dist is not built: run 'make' (it needs npm)")
+    d = tmpdir()
+    tokens = os.path.join(d, "tokens.jsonl")
+    r = cli("token", "create", "--tokens", tokens, "--principal", "root", "--admin")
+    eq(r.returncode, 0, r.stderr)
+    token = r.stdout.strip()
+    s = Server(args=["--web-dir", os.path.join(WEB, "dist"), "--tokens", tokens])
+    auth = {"Authorization": "Bearer " + token}
+    r = s.req("POST", "/v1/register", GATES, "application/yaml", auth)
+    eq(r.status, 201, "register: %s" % r.body)
+    # the files are public, the API is not
+    r = s.req("GET", "/")
+    eq(r.status, 200, "GET / without a token")
+    eq(s.req("GET", "/v1/search?q=gate").status, 401, "search without a token")
+    eq(s.req("GET", "/v1/search?q=gate", headers=auth).status, 200, "search with the token")
+    artifacts = os.path.join(os.path.abspath(BUILD), "test-artifacts")
+    env = dict(os.environ, CHROMIUM=CHROMIUM)
+    r = subprocess.run(["node", os.path.join("e2e", "token.mjs"), s.url, artifacts, token],
+                       cwd=WEB, capture_output=True, text=True, timeout=120, env=env)
+    print(r.stdout.rstrip())
+    if r.returncode != 0:
+        raise AssertionError("browser run failed (screenshots in %s):\n%s%s" %
+                             (artifacts, r.stdout, r.stderr[-3000:]))
+    if token in r.stdout:
+        raise AssertionError("the token was printed")
+
+
 if __name__ == "__main__":
     if shutil.which("node") is None:
         print("node is not installed: scripts/deps.sh test installs it")

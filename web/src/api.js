@@ -8,8 +8,35 @@ export class ApiError extends Error {
   }
 }
 
+// The bearer token the user entered, kept in sessionStorage (this tab only, gone when it
+// closes) and sent as "Authorization: Bearer" on every API call when set.
+const TOKEN_KEY = 'dmp-token';
+
+export function getToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+export function setToken(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage refused (private mode): the token lasts until the page reloads
+  }
+  memoryToken = token;
+}
+
+let memoryToken = '';
+
 async function getJson(path, signal) {
-  const res = await fetch(path, { headers: { Accept: 'application/json' }, signal });
+  const headers = { Accept: 'application/json' };
+  const token = getToken() || memoryToken;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { headers, signal });
   let body = null;
   try {
     body = await res.json();

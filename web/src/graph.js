@@ -162,7 +162,7 @@ export function renderGraph({ nodes, edges, root, label }) {
       ly = ly0 - 3;
     }
     svg.append(
-      s('path', { d, class: `edge${isBack(e) ? ' back' : ''}`, 'marker-end': 'url(#arrow)' }, s('title', null, `${e.from} ${e.port} → ${e.to}`)),
+      s('path', { d, class: `edge${isBack(e) ? ' back' : ''}`, 'marker-end': 'url(#arrow)' }, s('title', null, `${e.from} ${e.port || '(a port you may not read)'} → ${e.to}`)),
       s('text', { x: lx, y: ly, class: 'edge-label', 'aria-hidden': 'true' }, e.port || ''),
     );
   }
@@ -190,7 +190,7 @@ export function renderGraph({ nodes, edges, root, label }) {
     'ul',
     { class: 'edge-list', 'aria-label': `${label}: connections` },
     edges.map((e) =>
-      h('li', null, h('a', { href: hrefOf(e.from) }, e.from), ` → port ${e.port} → `, h('a', { href: hrefOf(e.to) }, e.to), e.input ? ` (input ${e.input})` : ''),
+      h('li', null, h('a', { href: hrefOf(e.from) }, e.from), e.port ? ` → port ${e.port} → ` : ' → a port you may not read → ', h('a', { href: hrefOf(e.to) }, e.to), e.input ? ` (input ${e.input})` : ''),
     ),
   );
   return h('div', { class: 'graph-wrap' }, h('div', { class: 'graph-scroll' }, svg), edges.length ? list : h('p', null, 'No connections.'));

@@ -21,7 +21,8 @@ function setPage(title, ...content) {
 }
 
 function errorBox(err) {
-  return h('p', { class: 'error', role: 'alert' }, err.status === 404 ? 'Not found: ' : 'Error: ', err.message);
+  const hint = err.status === 401 ? ' Enter an API token above.' : '';
+  return h('p', { class: 'error', role: 'alert' }, err.status === 404 ? 'Not found: ' : 'Error: ', err.message, hint);
 }
 
 // ---- search
@@ -349,6 +350,21 @@ document.querySelector('a.skip')?.addEventListener('click', (ev) => {
   ev.preventDefault();
   main.focus();
   main.scrollIntoView();
+});
+
+// The token field: the value is kept for this tab and the current page is loaded again
+// with it. The field shows whether a token is set, never the token itself.
+const tokenForm = document.getElementById('token-form');
+const tokenInput = document.getElementById('token');
+if (api.getToken()) tokenInput.placeholder = 'token set (enter a new one)';
+tokenForm?.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const t = tokenInput.value.trim();
+  api.setToken(t);
+  tokenInput.value = '';
+  tokenInput.placeholder = t ? 'token set (enter a new one)' : 'dmp_…';
+  announce(t ? 'Token saved for this tab.' : 'Token cleared.');
+  route();
 });
 
 window.addEventListener('hashchange', route);
