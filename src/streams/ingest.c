@@ -102,17 +102,27 @@ typedef struct job {
     dmp_stream_port_t *p;
     dmp_buf_t payloads;
     dmp_buf_t strs;
-    item_t *items;
+    item_t *items; /* &one until a second item is added */
     size_t n, cap;
+    item_t one;    /* a single event needs no allocation */
     int64_t ts_ms; /* the time 'ts' holds, formatted once per millisecond of a batch */
     char ts[32];
 } job_t;
 
 static item_t *job_add(job_t *j, const char *raw, size_t raw_len)
 {
-    if (j->n == j->cap) {
-        j->cap = j->cap ? j->cap * 2 : 16;
-        j->items = dmp_realloc(j->items, j->cap * sizeof(item_t));
+    if (j->cap == 0) {
+        j->items = &j->one;
+        j->cap = 1;
+    } else if (j->n == j->cap) {
+        size_t cap = j->cap < 16 ? 16 : j->cap * 2;
+        if (j->items == &j->one) {
+            j->items = dmp_malloc(cap * sizeof(item_t));
+            j->items[0] = j->one;
+        } else {
+            j->items = dmp_realloc(j->items, cap * sizeof(item_t));
+        }
+        j->cap = cap;
     }
     item_t *it = &j->items[j->n++];
     memset(it, 0, sizeof(*it));
@@ -393,7 +403,7 @@ typedef struct gc_job {
     dmp_channel_result_t *res;
     size_t n, bytes;
     int done, rc;
-    dmp_error_t err;
+    dmp_error_t *err;    /* the requester's, filled on failure (may be NULL) */
     pthread_cond_t cond; /* this request's wake-up: its group is done, or it leads next */
     void *fiber;         /* set: wake this fiber instead of signalling cond */
     struct gc_job *next;
@@ -465,8 +475,8 @@ static void gc_run(gc_t *g, gc_job_t *group, size_t nmsgs)
         jb->rc = rc;
         if (rc == DMP_OK)
             memcpy(jb->res, res + k, jb->n * sizeof(*res));
-        else
-            jb->err = err;
+        else if (jb->err != NULL)
+            *jb->err = err;
         k += jb->n;
         jb->done = 1;
         if (jb->fiber)
@@ -559,7 +569,7 @@ static void gc_kick(gc_t *g)
 static int gc_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
                      dmp_channel_result_t *res, dmp_error_t *err)
 {
-    gc_job_t job = {.msgs = msgs, .res = res, .n = n};
+    gc_job_t job = {.msgs = msgs, .res = res, .n = n, .err = err};
     job.fiber = dmp_streams__fiber_self ? dmp_streams__fiber_self() : NULL;
     if (job.fiber == NULL)
         pthread_cond_init(&job.cond, NULL);
@@ -590,8 +600,6 @@ static int gc_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
         pthread_cond_destroy(&job.cond);
     gc_put(g);
     pthread_mutex_unlock(&gc_mu);
-    if (rc != DMP_OK && err != NULL)
-        *err = job.err;
     return rc;
 }
 
@@ -604,8 +612,8 @@ static int append_accepted(job_t *j, dmp_error_t *err)
         n_ok += j->items[i].ok;
     if (n_ok == 0)
         return DMP_OK;
-    dmp_channel_msg_t *msgs = dmp_malloc(n_ok * sizeof(*msgs));
-    dmp_channel_result_t *res = dmp_malloc(n_ok * sizeof(*res));
+    dmp_channel_msg_t msg1[4], *msgs = n_ok <= 4 ? msg1 : dmp_malloc(n_ok * sizeof(*msgs));
+    dmp_channel_result_t res1[4], *res = n_ok <= 4 ? res1 : dmp_malloc(n_ok * sizeof(*res));
     size_t k = 0;
     for (size_t i = 0; i < j->n; i++) {
         item_t *it = &j->items[i];
@@ -628,8 +636,10 @@ static int append_accepted(job_t *j, dmp_error_t *err)
                 k++;
             }
     }
-    dmp_free(msgs);
-    dmp_free(res);
+    if (msgs != msg1)
+        dmp_free(msgs);
+    if (res != res1)
+        dmp_free(res);
     return rc;
 }
 
@@ -637,7 +647,8 @@ static void job_fini(job_t *j)
 {
     for (size_t i = 0; i < j->n; i++)
         json_decref(j->items[i].error);
-    dmp_free(j->items);
+    if (j->items != &j->one)
+        dmp_free(j->items);
     dmp_buf_free(&j->payloads);
     dmp_buf_free(&j->strs);
 }
