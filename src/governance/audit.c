@@ -209,8 +209,13 @@ void dmp_audit_record(dmp_audit_t *a, const char *principal, const char *product
 {
     if (a == NULL)
         return;
-    char now[32];
-    dmp_time_format(dmp_now_ms(), now);
+    static _Thread_local int64_t now_ms = -1;
+    static _Thread_local char now[32]; /* formatted once per ms per thread */
+    int64_t ms = dmp_now_ms();
+    if (ms != now_ms) {
+        dmp_time_format(ms, now);
+        now_ms = ms;
+    }
     pthread_mutex_lock(&a->mu);
     dmp_buf_t *b = &a->ring[a->head];
     dmp_buf_reset(b);
