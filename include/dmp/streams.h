@@ -199,6 +199,18 @@ typedef struct dmp_streams_access {
     void *ud;
 } dmp_streams_access_t;
 
+/* How a server that runs handlers on fibers lets an ingest request wait for its group
+ * commit without blocking its thread (src/http/server.c installs them). self: the
+ * running fiber, NULL on a plain thread; park: parks the running fiber until woken;
+ * wake: from any thread, resumes that fiber soon. All three or none (NULL: requests
+ * block their thread, as any plain caller does). Install before serving. */
+typedef struct dmp_streams_fiber_hooks {
+    void *(*self)(void);
+    void (*park)(void);
+    void (*wake)(void *fiber);
+} dmp_streams_fiber_hooks_t;
+DMP_EXPORT void dmp_streams_set_fiber_hooks(const dmp_streams_fiber_hooks_t *hooks);
+
 /* Installs the check push workers make before each batch (at least once a second), or
  * removes it (a = NULL; waits for checks in progress). Without one, pushes are unchecked. */
 DMP_EXPORT void dmp_streams_set_access(dmp_streams_t *st, const dmp_streams_access_t *a);

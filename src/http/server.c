@@ -24,6 +24,7 @@
 #include <ucontext.h>
 
 #include "dmp/auth.h"
+#include "dmp/streams.h"
 #include "http/http_int.h"
 
 /* Loop threads. Handlers that wait park (see above), but a handler validating a large
@@ -548,11 +549,6 @@ static pthread_mutex_t fiber_pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static fiber_t *fiber_pool;
 static size_t fiber_pool_n;
 
-/* The hooks src/streams/ingest.c parks and wakes through (declared there). */
-extern void *(*dmp_streams__fiber_self)(void);
-extern void (*dmp_streams__fiber_park)(void);
-extern void (*dmp_streams__fiber_wake)(void *fiber);
-
 static void dispatch(fiber_t *f);
 
 static void fiber_entry(void)
@@ -678,9 +674,8 @@ static void fiber_wake(void *arg)
 
 static void fiber_hooks_install(void)
 {
-    dmp_streams__fiber_self = fiber_self;
-    dmp_streams__fiber_park = fiber_park;
-    dmp_streams__fiber_wake = fiber_wake;
+    static const dmp_streams_fiber_hooks_t hooks = {fiber_self, fiber_park, fiber_wake};
+    dmp_streams_set_fiber_hooks(&hooks);
 }
 
 /* Runs the request's fiber as far as it goes: queues the reply when it finished, else

@@ -386,15 +386,19 @@ static void store_rejected(job_t *j)
  * is no waiting.) Every request is acknowledged only after the append of its group
  * returned (after fdatasync); a failed append fails every request of the group.
  *
- * Fibers: when the HTTP server runs a handler on a fiber (src/http/server.c sets the three
- * hooks below), the request does not block its thread: it queues its job, parks the fiber
- * and never leads; a group is then led by one of two combiner threads, and completing a
- * job wakes its fiber (the server resumes the connection). Blocking callers (no fiber)
- * lead groups themselves as before. Both kinds share the same groups. */
+ * Fibers: when the HTTP server runs handlers on fibers (src/http/server.c installs
+ * dmp_streams_set_fiber_hooks), a request does not block its thread: it queues its job,
+ * parks the fiber and never leads; a group is then led by one of two combiner threads,
+ * and completing a job wakes its fiber (the server resumes the connection). Blocking
+ * callers (no fiber) lead groups themselves as before. Both kinds share the same groups. */
 
-void *(*dmp_streams__fiber_self)(void);      /* the running fiber, NULL on a plain thread */
-void (*dmp_streams__fiber_park)(void);       /* parks the running fiber until woken */
-void (*dmp_streams__fiber_wake)(void *fiber); /* any thread: resume that fiber soon */
+static dmp_streams_fiber_hooks_t fiber_hooks; /* zero: plain threads block */
+
+void dmp_streams_set_fiber_hooks(const dmp_streams_fiber_hooks_t *hooks)
+{
+    static const dmp_streams_fiber_hooks_t none = {NULL, NULL, NULL};
+    fiber_hooks = hooks != NULL && hooks->self && hooks->park && hooks->wake ? *hooks : none;
+}
 
 #define GROUP_MAX_BYTES (16u * 1024 * 1024)
 
@@ -480,7 +484,7 @@ static void gc_run(gc_t *g, gc_job_t *group, size_t nmsgs)
         k += jb->n;
         jb->done = 1;
         if (jb->fiber)
-            dmp_streams__fiber_wake(jb->fiber);
+            fiber_hooks.wake(jb->fiber);
         else
             pthread_cond_signal(&jb->cond);
     }
@@ -570,7 +574,7 @@ static int gc_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
                      dmp_channel_result_t *res, dmp_error_t *err)
 {
     gc_job_t job = {.msgs = msgs, .res = res, .n = n, .err = err};
-    job.fiber = dmp_streams__fiber_self ? dmp_streams__fiber_self() : NULL;
+    job.fiber = fiber_hooks.self ? fiber_hooks.self() : NULL;
     if (job.fiber == NULL)
         pthread_cond_init(&job.cond, NULL);
     for (size_t i = 0; i < n; i++)
@@ -587,7 +591,7 @@ static int gc_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
     while (!job.done) {
         if (job.fiber) {
             pthread_mutex_unlock(&gc_mu);
-            dmp_streams__fiber_park();
+            fiber_hooks.park();
             pthread_mutex_lock(&gc_mu);
         } else if (g->active || g->q_head != &job) {
             pthread_cond_wait(&job.cond, &gc_mu);
