@@ -67,6 +67,7 @@ class Server:
 
     def __init__(self, data_dir=None, args=(), env=None):
         self.data_dir = data_dir or tmpdir()
+        os.makedirs(self.data_dir, exist_ok=True)
         self.args = list(args)
         self.env = env
         self.proc = None

@@ -97,7 +97,9 @@ class World:
         if prov:
             self.prov = Provisioner()
             args += ["--provisioner", "s3cdp=" + self.prov.url]
-        self.srv = Server(args=args)
+        # The data dir sits in a private parent, so the traversal test can see anything
+        # written next to it (other tests' temp dirs share /tmp when ctest runs in parallel).
+        self.srv = Server(data_dir=os.path.join(tmpdir(), "data"), args=args)
 
     def req(self, kind, method, path, body=None, ctype=None, headers=None, timeout=30):
         h = dict(headers or {})
