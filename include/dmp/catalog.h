@@ -11,9 +11,9 @@
  * A dmp_catalog_t is thread-safe: HTTP worker threads call it concurrently. Results
  * cross this API as jansson values the caller owns (json_decref).
  *
- * Read calls take a 'caller' (the principal asking; NULL = anonymous). Every read
- * passes through one check, dmp_catalog_may_see(), so the access rules of the
- * governance issue plug in at one place.
+ * The catalog stores no principals and makes no access decisions: the HTTP layer
+ * (src/http/h_catalog.c) decides with auth.h who may read a product and which of its
+ * ports, and passes per-port checks into search (dmp_catalog_query_t.port_readable).
  */
 #ifndef DMP_CATALOG_H
 #define DMP_CATALOG_H
@@ -85,26 +85,25 @@ typedef struct dmp_catalog_query {
  * Free text is split into terms; each is quoted for FTS5 (so operators and quotes are
  * plain text) and matched as a prefix; all terms must match. DMP_INVALID for a bad
  * cursor. */
-DMP_EXPORT int dmp_catalog_search(dmp_catalog_t *cat, const char *caller,
-                                  const dmp_catalog_query_t *q, json_t **out, dmp_error_t *err);
+DMP_EXPORT int dmp_catalog_search(dmp_catalog_t *cat, const dmp_catalog_query_t *q, json_t **out,
+                                  dmp_error_t *err);
 
 /* The current entry of a product: {"id","domain","name","version","owner","description",
  * "status","tags","state","source","ports":[{"name","type","visibility","owner",
  * "description","tags","schema","slo","retention","allow"}],"inputs":[...],
  * "versions":[...]}. version NULL = the latest live one. DMP_NOTFOUND when unknown
  * (or invisible to the caller). */
-DMP_EXPORT int dmp_catalog_get(dmp_catalog_t *cat, const char *caller, const char *domain,
-                               const char *name, const char *version, json_t **out,
-                               dmp_error_t *err);
+DMP_EXPORT int dmp_catalog_get(dmp_catalog_t *cat, const char *domain, const char *name,
+                               const char *version, json_t **out, dmp_error_t *err);
 
-/* The current live entry alone (no "versions", no visibility check): for access checks,
- * which need the ACL fields and must not recurse into dmp_catalog_may_see. */
+/* The current live entry alone (no "versions"): what access checks read the ACL fields
+ * from, cheaply. */
 DMP_EXPORT int dmp_catalog_current(dmp_catalog_t *cat, const char *domain, const char *name,
                                    json_t **out, dmp_error_t *err);
 
 /* [{"version","id","registered","source","deleted","status"}], newest first. */
-DMP_EXPORT int dmp_catalog_versions(dmp_catalog_t *cat, const char *caller, const char *domain,
-                                    const char *name, json_t **out, dmp_error_t *err);
+DMP_EXPORT int dmp_catalog_versions(dmp_catalog_t *cat, const char *domain, const char *name,
+                                    json_t **out, dmp_error_t *err);
 
 typedef enum { DMP_LINEAGE_UP = 1, DMP_LINEAGE_DOWN = 2, DMP_LINEAGE_BOTH = 3 } dmp_lineage_dir_t;
 
@@ -113,13 +112,12 @@ typedef enum { DMP_LINEAGE_UP = 1, DMP_LINEAGE_DOWN = 2, DMP_LINEAGE_BOTH = 3 } 
  * cycles are shown and never looped on:
  * {"root","direction","depth","nodes":[{"id","domain","name","version","owner",
  *  "ports","level","missing"?}],"edges":[{"from","port","to","input"}],"truncated"} */
-DMP_EXPORT int dmp_catalog_lineage(dmp_catalog_t *cat, const char *caller, const char *domain,
-                                   const char *name, dmp_lineage_dir_t dir, int depth, json_t **out,
+DMP_EXPORT int dmp_catalog_lineage(dmp_catalog_t *cat, const char *domain, const char *name,
+                                   dmp_lineage_dir_t dir, int depth, json_t **out,
                                    dmp_error_t *err);
 
 /* The whole mesh: {"domains":[{"name","products":[ids]}],"nodes":[...],"edges":[...]} */
-DMP_EXPORT int dmp_catalog_topology(dmp_catalog_t *cat, const char *caller, json_t **out,
-                                    dmp_error_t *err);
+DMP_EXPORT int dmp_catalog_topology(dmp_catalog_t *cat, json_t **out, dmp_error_t *err);
 
 /* Lineage JSON (as returned above) as a Graphviz DOT digraph (caller frees). */
 DMP_EXPORT char *dmp_catalog_lineage_dot(const json_t *lineage);
@@ -133,13 +131,13 @@ typedef struct dmp_catalog_export_opts {
  * named as the channel interface names it (dmp_catalog_channel_name), messages whose
  * payload is the port schema converted to JSON Schema draft-07 and declared with a
  * Multi Format Schema Object, and the server. */
-DMP_EXPORT int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *caller, const char *domain,
-                                    const char *name, const dmp_catalog_export_opts_t *opts,
-                                    json_t **out, dmp_error_t *err);
+DMP_EXPORT int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *domain, const char *name,
+                                    const dmp_catalog_export_opts_t *opts, json_t **out,
+                                    dmp_error_t *err);
 /* OpenAPI 3.1 document for a product's HTTP endpoints (ingest, read, subscribe per port). */
-DMP_EXPORT int dmp_catalog_openapi(dmp_catalog_t *cat, const char *caller, const char *domain,
-                                   const char *name, const dmp_catalog_export_opts_t *opts,
-                                   json_t **out, dmp_error_t *err);
+DMP_EXPORT int dmp_catalog_openapi(dmp_catalog_t *cat, const char *domain, const char *name,
+                                   const dmp_catalog_export_opts_t *opts, json_t **out,
+                                   dmp_error_t *err);
 
 /* The channel a stream port's events travel on, as channel.h's dmp_channel_name() names
  * it ("london.hammersmith.olympia.visitors._public.entries"); caller frees. */
@@ -153,9 +151,5 @@ DMP_EXPORT json_t *dmp_catalog_schema_draft07(const json_t *schema);
 /* The FTS5 MATCH expression for free text (caller frees); NULL when the text has no
  * term. Exposed for tests. */
 DMP_EXPORT char *dmp_catalog_fts_query(const char *text);
-
-/* The one place that decides whether 'caller' may see a product. Today every
- * catalogued product is visible; the governance issue fills this in. */
-DMP_EXPORT int dmp_catalog_may_see(const char *caller, const json_t *entry);
 
 #endif

@@ -14,14 +14,6 @@ struct dmp_catalog {
     pthread_mutex_t mu;
 };
 
-int dmp_catalog_may_see(const char *caller, const json_t *entry)
-{
-    /* Access control arrives with the governance issue; it decides here, from the
-     * caller's principal and the entry's ports' visibility and allow lists. */
-    (void)caller;
-    return entry != NULL;
-}
-
 int dmp_catalog_open(const char *url, dmp_catalog_t **out, dmp_error_t *err)
 {
     *out = NULL;
@@ -740,7 +732,7 @@ static int row_for_caller(const dmp_catalog_query_t *q, const dmp_catalog_search
     return ok;
 }
 
-int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog_query_t *q,
+int dmp_catalog_search(dmp_catalog_t *cat, const dmp_catalog_query_t *q,
                        json_t **out, dmp_error_t *err)
 {
     *out = NULL;
@@ -793,7 +785,7 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
             pos++;
             json_t *s = json_object_get(r, "summary");
             json_t *texts = NULL;
-            if (!dmp_catalog_may_see(caller, s))
+            if (s == NULL)
                 continue;
             if (q->port_readable != NULL && !row_for_caller(q, &a, phrases, r, &texts))
                 continue;
@@ -831,7 +823,7 @@ int dmp_catalog_search(dmp_catalog_t *cat, const char *caller, const dmp_catalog
     return DMP_OK;
 }
 
-int dmp_catalog_get(dmp_catalog_t *cat, const char *caller, const char *domain, const char *name,
+int dmp_catalog_get(dmp_catalog_t *cat, const char *domain, const char *name,
                     const char *version, json_t **out, dmp_error_t *err)
 {
     *out = NULL;
@@ -841,7 +833,7 @@ int dmp_catalog_get(dmp_catalog_t *cat, const char *caller, const char *domain, 
     if (rc == DMP_OK)
         rc = cat->be->ops->versions(cat->be, domain, name, &vers, err);
     pthread_mutex_unlock(&cat->mu);
-    if (rc == DMP_OK && !dmp_catalog_may_see(caller, e))
+    if (rc == DMP_OK && e == NULL)
         rc = DMP_ERR(err, DMP_NOTFOUND, "product %s/%s is not in the catalog", domain, name);
     if (rc != DMP_OK) {
         json_decref(e);
@@ -863,11 +855,11 @@ int dmp_catalog_current(dmp_catalog_t *cat, const char *domain, const char *name
     return rc;
 }
 
-int dmp_catalog_versions(dmp_catalog_t *cat, const char *caller, const char *domain,
+int dmp_catalog_versions(dmp_catalog_t *cat, const char *domain,
                          const char *name, json_t **out, dmp_error_t *err)
 {
     json_t *e = NULL;
-    int rc = dmp_catalog_get(cat, caller, domain, name, NULL, &e, err);
+    int rc = dmp_catalog_get(cat, domain, name, NULL, &e, err);
     *out = NULL;
     if (rc != DMP_OK) {
         /* A product whose every version was deleted still has a history. */
@@ -898,11 +890,11 @@ typedef struct walk {
     int truncated;
 } walk_t;
 
-static json_t *node_for(dmp_catalog_t *cat, const char *caller, const char *id, int level)
+static json_t *node_for(dmp_catalog_t *cat, const char *id, int level)
 {
     json_t *s = cat->be->ops->summary(cat->be, id); /* a new reference we own */
     json_t *n;
-    if (s != NULL && dmp_catalog_may_see(caller, s)) {
+    if (s != NULL) {
         n = s;
         s = NULL;
     } else {
@@ -935,7 +927,7 @@ static void add_edge(walk_t *w, json_t *e)
 }
 
 /* Breadth-first from 'root' in one direction; level is negative upstream. */
-static int walk_dir(dmp_catalog_t *cat, const char *caller, walk_t *w, const char *root,
+static int walk_dir(dmp_catalog_t *cat, walk_t *w, const char *root,
                     dmp_lineage_dir_t dir, int depth, dmp_error_t *err)
 {
     json_t *frontier = json_pack("[s]", root);
@@ -965,7 +957,7 @@ static int walk_dir(dmp_catalog_t *cat, const char *caller, walk_t *w, const cha
                         continue;
                     }
                     json_t *n =
-                        node_for(cat, caller, other, dir == DMP_LINEAGE_UP ? -level : level);
+                        node_for(cat, other, dir == DMP_LINEAGE_UP ? -level : level);
                     json_object_set(w->seen, other, n);
                     json_array_append_new(w->nodes, n);
                 }
@@ -1000,7 +992,7 @@ static int walk_dir(dmp_catalog_t *cat, const char *caller, walk_t *w, const cha
     return rc;
 }
 
-int dmp_catalog_lineage(dmp_catalog_t *cat, const char *caller, const char *domain,
+int dmp_catalog_lineage(dmp_catalog_t *cat, const char *domain,
                         const char *name, dmp_lineage_dir_t dir, int depth, json_t **out,
                         dmp_error_t *err)
 {
@@ -1014,7 +1006,7 @@ int dmp_catalog_lineage(dmp_catalog_t *cat, const char *caller, const char *doma
     json_t *s = cat->be->ops->summary(cat->be, root);
     int rc = DMP_OK;
     walk_t w = {json_object(), json_array(), json_array(), json_object(), 0};
-    if (s == NULL || !dmp_catalog_may_see(caller, s)) {
+    if (s == NULL || s == NULL) {
         rc = DMP_ERR(err, DMP_NOTFOUND, "product %s is not in the catalog", root);
     } else {
         json_t *n = json_deep_copy(s);
@@ -1023,9 +1015,9 @@ int dmp_catalog_lineage(dmp_catalog_t *cat, const char *caller, const char *doma
         json_object_set(w.seen, root, n);
         json_array_append_new(w.nodes, n);
         if (dir & DMP_LINEAGE_UP)
-            rc = walk_dir(cat, caller, &w, root, DMP_LINEAGE_UP, depth, err);
+            rc = walk_dir(cat, &w, root, DMP_LINEAGE_UP, depth, err);
         if (rc == DMP_OK && (dir & DMP_LINEAGE_DOWN))
-            rc = walk_dir(cat, caller, &w, root, DMP_LINEAGE_DOWN, depth, err);
+            rc = walk_dir(cat, &w, root, DMP_LINEAGE_DOWN, depth, err);
     }
     pthread_mutex_unlock(&cat->mu);
     json_decref(s);
@@ -1056,7 +1048,7 @@ int dmp_catalog_lineage(dmp_catalog_t *cat, const char *caller, const char *doma
     return rc;
 }
 
-int dmp_catalog_topology(dmp_catalog_t *cat, const char *caller, json_t **out, dmp_error_t *err)
+int dmp_catalog_topology(dmp_catalog_t *cat, json_t **out, dmp_error_t *err)
 {
     *out = NULL;
     json_t *sums = NULL, *edges = NULL;
@@ -1070,7 +1062,7 @@ int dmp_catalog_topology(dmp_catalog_t *cat, const char *caller, json_t **out, d
     json_t *s;
     json_array_foreach(sums, i, s)
     {
-        if (!dmp_catalog_may_see(caller, s))
+        if (s == NULL)
             continue;
         const char *d = json_string_value(json_object_get(s, "domain"));
         char *key = dmp_asprintf("%s/%s", d, json_string_value(json_object_get(s, "name")));
@@ -1095,7 +1087,7 @@ int dmp_catalog_topology(dmp_catalog_t *cat, const char *caller, json_t **out, d
         if (!to || !from || !json_object_get(shown, to))
             continue;
         if (!json_object_get(shown, from)) {
-            json_t *n = node_for(cat, NULL, from, 0);
+            json_t *n = node_for(cat, from, 0);
             json_object_set_new(n, "missing", json_true());
             json_array_append_new(nodes, n);
             json_object_set_new(shown, from, json_true());

@@ -278,10 +278,10 @@ static char *key_of(const char *s)
     return k;
 }
 
-static int load(dmp_catalog_t *cat, const char *caller, const char *domain, const char *name,
-                json_t **e, dmp_error_t *err)
+static int load(dmp_catalog_t *cat, const char *domain, const char *name, json_t **e,
+                dmp_error_t *err)
 {
-    return dmp_catalog_get(cat, caller, domain, name, NULL, e, err);
+    return dmp_catalog_get(cat, domain, name, NULL, e, err);
 }
 
 static json_t *info_of(const json_t *e)
@@ -342,13 +342,12 @@ static json_t *payload_schema(const json_t *s, const char *key, const char *mkey
     return out;
 }
 
-int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *caller, const char *domain,
-                         const char *name, const dmp_catalog_export_opts_t *opts, json_t **out,
-                         dmp_error_t *err)
+int dmp_catalog_asyncapi(dmp_catalog_t *cat, const char *domain, const char *name,
+                         const dmp_catalog_export_opts_t *opts, json_t **out, dmp_error_t *err)
 {
     *out = NULL;
     json_t *e = NULL;
-    int rc = load(cat, caller, domain, name, &e, err);
+    int rc = load(cat, domain, name, &e, err);
     if (rc != DMP_OK)
         return rc;
     const char *base = opts && opts->base_url ? opts->base_url : "http://127.0.0.1:8181";
@@ -517,13 +516,12 @@ static json_t *problem_schema(void)
                      "string", "field", "type", "string", "location", "type", "string");
 }
 
-int dmp_catalog_openapi(dmp_catalog_t *cat, const char *caller, const char *domain,
-                        const char *name, const dmp_catalog_export_opts_t *opts, json_t **out,
-                        dmp_error_t *err)
+int dmp_catalog_openapi(dmp_catalog_t *cat, const char *domain, const char *name,
+                        const dmp_catalog_export_opts_t *opts, json_t **out, dmp_error_t *err)
 {
     *out = NULL;
     json_t *e = NULL;
-    int rc = load(cat, caller, domain, name, &e, err);
+    int rc = load(cat, domain, name, &e, err);
     if (rc != DMP_OK)
         return rc;
     const char *base = opts && opts->base_url ? opts->base_url : "http://127.0.0.1:8181";

@@ -2,8 +2,8 @@
  * product entries and versions, lineage and topology, AsyncAPI/OpenAPI exports,
  * dmp's own OpenAPI document, and the static web UI at /.
  *
- * Handlers see only catalog.h. Who is asking is worked out once, in caller_of();
- * the catalog's dmp_catalog_may_see() decides what that caller may see. */
+ * Handlers see only catalog.h and auth.h: the catalog answers, and the access rules of
+ * auth.h (applied here, per product and per port) decide what the caller sees. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,14 +13,6 @@
 #include "http/http_int.h"
 
 #define SAMPLE_EVENTS 3 /* newest events shown per stream port */
-
-/* The principal making the request. Authentication arrives with the governance issue;
- * until then every caller is anonymous. */
-static const char *caller_of(const dmp_http_req_t *req)
-{
-    (void)req;
-    return NULL;
-}
 
 /* ---- visibility: the caller reads a product under its entry's ACL (auth.h) */
 
@@ -311,7 +303,7 @@ static void h_search(dmp_http_req_t *req, dmp_http_resp_t *resp)
     }
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_catalog_search(req->svc->cat, caller_of(req), &q, &out, &err) != DMP_OK) {
+    if (dmp_catalog_search(req->svc->cat, &q, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
         return;
     }
@@ -481,7 +473,7 @@ json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_erro
         return NULL;
     }
     json_t *out = NULL;
-    if (dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+    if (dmp_catalog_get(req->svc->cat, dmp_http_param(req, "domain"),
                         dmp_http_param(req, "name"), version, &out, err) != DMP_OK)
         return NULL;
     keep_readable_ports(req, out, NULL);
@@ -510,7 +502,7 @@ static void h_versions(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_catalog_versions(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+    if (dmp_catalog_versions(req->svc->cat, dmp_http_param(req, "domain"),
                              dmp_http_param(req, "name"), &out, &err) != DMP_OK)
         dmp_http_reply_error(resp, &err);
     else
@@ -548,7 +540,7 @@ static void h_lineage(dmp_http_req_t *req, dmp_http_resp_t *resp)
     }
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_catalog_lineage(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+    if (dmp_catalog_lineage(req->svc->cat, dmp_http_param(req, "domain"),
                             dmp_http_param(req, "name"), dir, depth, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
     } else {
@@ -563,7 +555,7 @@ static void h_topology(dmp_http_req_t *req, dmp_http_resp_t *resp)
         return;
     json_t *out = NULL;
     dmp_error_t err = {0};
-    if (dmp_catalog_topology(req->svc->cat, caller_of(req), &out, &err) != DMP_OK) {
+    if (dmp_catalog_topology(req->svc->cat, &out, &err) != DMP_OK) {
         dmp_http_reply_error(resp, &err);
     } else {
         filter_graph(req, out, 1);
@@ -706,15 +698,15 @@ static void export_doc(dmp_http_req_t *req, dmp_http_resp_t *resp, int asyncapi)
     dmp_error_t err = {0};
     int rc =
         asyncapi
-            ? dmp_catalog_asyncapi(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+            ? dmp_catalog_asyncapi(req->svc->cat, dmp_http_param(req, "domain"),
                                    dmp_http_param(req, "name"), &o, &out, &err)
-            : dmp_catalog_openapi(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+            : dmp_catalog_openapi(req->svc->cat, dmp_http_param(req, "domain"),
                                   dmp_http_param(req, "name"), &o, &out, &err);
     dmp_free(base);
     /* only the ports the caller may read (the export is built from the current entry) */
     json_t *e = NULL;
     if (rc == DMP_OK &&
-        (rc = dmp_catalog_get(req->svc->cat, caller_of(req), dmp_http_param(req, "domain"),
+        (rc = dmp_catalog_get(req->svc->cat, dmp_http_param(req, "domain"),
                               dmp_http_param(req, "name"), NULL, &e, &err)) == DMP_OK) {
         json_t *hidden = json_array();
         keep_readable_ports(req, e, hidden);

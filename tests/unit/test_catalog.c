@@ -96,7 +96,7 @@ static json_t *search(dmp_catalog_t *cat, const char *q)
     dmp_catalog_query_t query = {.q = q};
     json_t *out = NULL;
     dmp_error_t err = {0};
-    assert_int_equal(dmp_catalog_search(cat, NULL, &query, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(cat, &query, &out, &err), DMP_OK);
     assert_non_null(json_object_get(out, "results"));
     return out;
 }
@@ -198,7 +198,7 @@ static void test_search_paging_and_filters(void **state)
     char cursor[32] = "";
     for (int page = 0; page < 5; page++) {
         q.cursor = cursor[0] ? cursor : NULL;
-        assert_int_equal(dmp_catalog_search(f->cat, NULL, &q, &out, &err), DMP_OK);
+        assert_int_equal(dmp_catalog_search(f->cat, &q, &out, &err), DMP_OK);
         seen += (int)json_array_size(json_object_get(out, "results"));
         const char *next = json_string_value(json_object_get(out, "next"));
         if (next == NULL) {
@@ -211,19 +211,19 @@ static void test_search_paging_and_filters(void **state)
     assert_int_equal(seen, 25);
 
     dmp_catalog_query_t fq = {.domain = "east", .limit = 100};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &fq, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &fq, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 12);
     json_decref(out);
     dmp_catalog_query_t tq = {.tag = "t-p03", .type = "stream", .owner = "team-p03"};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &tq, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &tq, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 1);
     json_decref(out);
     dmp_catalog_query_t ty = {.type = "table"};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &ty, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &ty, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
     json_decref(out);
     dmp_catalog_query_t bad = {.cursor = "abc"};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &bad, &out, &err), DMP_INVALID);
+    assert_int_equal(dmp_catalog_search(f->cat, &bad, &out, &err), DMP_INVALID);
 }
 
 /* A caller who reads only public ports (the test's stand-in for auth.h's rule). */
@@ -264,34 +264,34 @@ static void test_search_per_port(void **state)
     json_t *out = NULL;
     /* Everyone (no per-port rule) finds the hidden field. */
     dmp_catalog_query_t all = {.q = "zeta_hidden_ssn"};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &all, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &all, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 1);
-    assert_true(has_match(json_array_get(json_object_get(out, "results"), 0),
-                          "schema:zeta_hidden_ssn"));
+    assert_true(
+        has_match(json_array_get(json_object_get(out, "results"), 0), "schema:zeta_hidden_ssn"));
     json_decref(out);
     /* The public-only caller does not: not by the field, its docs, its port name, the
      * private port's tag or type, nor a prefix of them. */
     const char *probes[] = {"zeta_hidden_ssn", "zeta", "quasar", "vault", "mixed zeta"};
     for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
         dmp_catalog_query_t q = {.q = probes[i], .port_readable = public_only, .port_ud = &calls};
-        assert_int_equal(dmp_catalog_search(f->cat, NULL, &q, &out, &err), DMP_OK);
+        assert_int_equal(dmp_catalog_search(f->cat, &q, &out, &err), DMP_OK);
         if (json_array_size(json_object_get(out, "results")) != 0)
             fail_msg("probe '%s' found a hidden port", probes[i]);
         json_decref(out);
     }
     dmp_catalog_query_t tq = {.tag = "secret-tag", .port_readable = public_only, .port_ud = &calls};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &tq, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &tq, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
     json_decref(out);
     dmp_catalog_query_t yq = {.type = "table", .port_readable = public_only, .port_ud = &calls};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &yq, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &yq, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
     json_decref(out);
     /* By readable text it is found, listing the public port only and matching only
      * readable words; the wholly private product is absent. */
-    dmp_catalog_query_t vq = {.q = "mixed visible_total", .port_readable = public_only,
-                              .port_ud = &calls};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &vq, &out, &err), DMP_OK);
+    dmp_catalog_query_t vq = {
+        .q = "mixed visible_total", .port_readable = public_only, .port_ud = &calls};
+    assert_int_equal(dmp_catalog_search(f->cat, &vq, &out, &err), DMP_OK);
     json_t *res = json_object_get(out, "results");
     assert_int_equal(json_array_size(res), 1);
     json_t *ports = json_object_get(json_array_get(res, 0), "ports");
@@ -301,7 +301,7 @@ static void test_search_per_port(void **state)
     assert_true(has_match(json_array_get(res, 0), "schema:visible_total"));
     json_decref(out);
     dmp_catalog_query_t cq = {.q = "closed", .port_readable = public_only, .port_ud = &calls};
-    assert_int_equal(dmp_catalog_search(f->cat, NULL, &cq, &out, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_search(f->cat, &cq, &out, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(out, "results")), 0);
     json_decref(out);
     assert_true(calls > 0);
@@ -320,10 +320,13 @@ static void test_search_per_port_paging(void **state)
     char cursor[32] = "";
     dmp_error_t err = {0};
     for (int page = 0; page < 10; page++) {
-        dmp_catalog_query_t q = {.q = "amount", .limit = 4, .cursor = cursor[0] ? cursor : NULL,
-                                 .port_readable = public_only, .port_ud = &calls};
+        dmp_catalog_query_t q = {.q = "amount",
+                                 .limit = 4,
+                                 .cursor = cursor[0] ? cursor : NULL,
+                                 .port_readable = public_only,
+                                 .port_ud = &calls};
         json_t *out = NULL;
-        assert_int_equal(dmp_catalog_search(f->cat, NULL, &q, &out, &err), DMP_OK);
+        assert_int_equal(dmp_catalog_search(f->cat, &q, &out, &err), DMP_OK);
         size_t n = json_array_size(json_object_get(out, "results"));
         seen += (int)n;
         const char *next = json_string_value(json_object_get(out, "next"));
@@ -346,12 +349,12 @@ static void test_versions_and_delete(void **state)
     reg(f->cat, "shop", "orders", "1.9.0", "public", NULL, "customer_id");
     json_t *v = NULL, *e = NULL;
     dmp_error_t err = {0};
-    assert_int_equal(dmp_catalog_versions(f->cat, NULL, "shop", "orders", &v, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_versions(f->cat, "shop", "orders", &v, &err), DMP_OK);
     assert_int_equal(json_array_size(v), 3);
     assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "version")),
                         "1.10.0");
     json_decref(v);
-    assert_int_equal(dmp_catalog_get(f->cat, NULL, "shop", "orders", NULL, &e, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_get(f->cat, "shop", "orders", NULL, &e, &err), DMP_OK);
     assert_string_equal(json_string_value(json_object_get(e, "version")), "1.10.0");
     json_t *port = json_array_get(json_object_get(e, "ports"), 0);
     assert_string_equal(json_string_value(json_object_get(port, "channel")),
@@ -359,23 +362,23 @@ static void test_versions_and_delete(void **state)
     json_decref(e);
 
     assert_int_equal(dmp_catalog_mark_deleted(f->cat, "shop", "orders", "1.10.0", &err), DMP_OK);
-    assert_int_equal(dmp_catalog_get(f->cat, NULL, "shop", "orders", NULL, &e, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_get(f->cat, "shop", "orders", NULL, &e, &err), DMP_OK);
     assert_string_equal(json_string_value(json_object_get(e, "version")), "1.9.0");
     json_decref(e);
     assert_int_equal(dmp_catalog_mark_deleted(f->cat, "shop", "orders", "1.9.0", &err), DMP_OK);
     assert_int_equal(dmp_catalog_mark_deleted(f->cat, "shop", "orders", "1.0.0", &err), DMP_OK);
-    assert_int_equal(dmp_catalog_get(f->cat, NULL, "shop", "orders", NULL, &e, &err), DMP_NOTFOUND);
+    assert_int_equal(dmp_catalog_get(f->cat, "shop", "orders", NULL, &e, &err), DMP_NOTFOUND);
     json_t *r = search(f->cat, "customer");
     assert_int_equal(json_array_size(json_object_get(r, "results")), 0);
     json_decref(r);
     /* History survives. */
-    assert_int_equal(dmp_catalog_versions(f->cat, NULL, "shop", "orders", &v, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_versions(f->cat, "shop", "orders", &v, &err), DMP_OK);
     assert_int_equal(json_array_size(v), 3);
     assert_true(json_is_true(json_object_get(json_array_get(v, 0), "deleted")));
     json_decref(v);
     assert_int_equal(dmp_catalog_mark_deleted(f->cat, "shop", "orders", "9.9.9", &err),
                      DMP_NOTFOUND);
-    assert_int_equal(dmp_catalog_versions(f->cat, NULL, "no", "such", &v, &err), DMP_NOTFOUND);
+    assert_int_equal(dmp_catalog_versions(f->cat, "no", "such", &v, &err), DMP_NOTFOUND);
 }
 
 static void test_check_inputs(void **state)
@@ -437,7 +440,7 @@ static void test_lineage_and_cycles(void **state)
     reg(f->cat, "m", "e", "1.0.0", "public", "m/ghost", NULL);
     json_t *g = NULL;
     dmp_error_t err = {0};
-    assert_int_equal(dmp_catalog_lineage(f->cat, NULL, "m", "b", DMP_LINEAGE_BOTH, 1000, &g, &err),
+    assert_int_equal(dmp_catalog_lineage(f->cat, "m", "b", DMP_LINEAGE_BOTH, 1000, &g, &err),
                      DMP_OK);
     assert_int_equal(json_integer_value(json_object_get(g, "depth")), DMP_CATALOG_MAX_DEPTH);
     assert_int_equal(json_array_size(json_object_get(g, "nodes")), 4); /* b a c d */
@@ -446,8 +449,7 @@ static void test_lineage_and_cycles(void **state)
     assert_true(has_node(g, "m/d"));
     json_decref(g);
 
-    assert_int_equal(dmp_catalog_lineage(f->cat, NULL, "m", "d", DMP_LINEAGE_UP, 1, &g, &err),
-                     DMP_OK);
+    assert_int_equal(dmp_catalog_lineage(f->cat, "m", "d", DMP_LINEAGE_UP, 1, &g, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(g, "nodes")), 2);
     assert_true(json_is_true(json_object_get(g, "truncated")));
     char *dot = dmp_catalog_lineage_dot(g);
@@ -456,18 +458,17 @@ static void test_lineage_and_cycles(void **state)
     dmp_free(dot);
     json_decref(g);
 
-    assert_int_equal(dmp_catalog_lineage(f->cat, NULL, "m", "e", DMP_LINEAGE_UP, 3, &g, &err),
-                     DMP_OK);
+    assert_int_equal(dmp_catalog_lineage(f->cat, "m", "e", DMP_LINEAGE_UP, 3, &g, &err), DMP_OK);
     assert_true(has_node(g, "m/ghost"));
     json_t *ghost = json_array_get(json_object_get(g, "nodes"), 1);
     assert_true(json_is_true(json_object_get(ghost, "missing")));
     json_decref(g);
 
-    assert_int_equal(dmp_catalog_lineage(f->cat, NULL, "no", "such", DMP_LINEAGE_UP, 3, &g, &err),
+    assert_int_equal(dmp_catalog_lineage(f->cat, "no", "such", DMP_LINEAGE_UP, 3, &g, &err),
                      DMP_NOTFOUND);
 
     json_t *t = NULL;
-    assert_int_equal(dmp_catalog_topology(f->cat, NULL, &t, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_topology(f->cat, &t, &err), DMP_OK);
     assert_int_equal(json_array_size(json_object_get(t, "edges")), 5);
     assert_int_equal(json_array_size(json_object_get(t, "nodes")), 6); /* 5 + ghost */
     assert_int_equal(json_array_size(json_object_get(t, "domains")), 1);
@@ -481,7 +482,7 @@ static void test_exports(void **state)
     dmp_catalog_export_opts_t o = {.base_url = "http://127.0.0.1:9999"};
     json_t *a = NULL, *oa = NULL;
     dmp_error_t err = {0};
-    assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "shop", "orders", &o, &a, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_asyncapi(f->cat, "shop", "orders", &o, &a, &err), DMP_OK);
     assert_string_equal(json_string_value(json_object_get(a, "asyncapi")), "3.0.0");
     json_t *ch = json_object_get(json_object_get(a, "channels"), "out");
     assert_string_equal(json_string_value(json_object_get(ch, "address")),
@@ -507,7 +508,7 @@ static void test_exports(void **state)
                         "#/components/schemas/out_x");
     json_decref(a);
 
-    assert_int_equal(dmp_catalog_openapi(f->cat, NULL, "shop", "orders", &o, &oa, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_openapi(f->cat, "shop", "orders", &o, &oa, &err), DMP_OK);
     assert_string_equal(json_string_value(json_object_get(oa, "openapi")), "3.1.0");
     json_t *paths = json_object_get(oa, "paths");
     assert_non_null(json_object_get(
@@ -522,8 +523,7 @@ static void test_exports(void **state)
                         "#/components/schemas/out/$defs/x");
     assert_non_null(json_object_get(json_object_get(os, "$defs"), "x"));
     json_decref(oa);
-    assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "shop", "none", &o, &a, &err),
-                     DMP_NOTFOUND);
+    assert_int_equal(dmp_catalog_asyncapi(f->cat, "shop", "none", &o, &a, &err), DMP_NOTFOUND);
 }
 
 /* Looks a JSON pointer ("#/a/b/0") up in doc; NULL when it does not resolve. */
@@ -594,7 +594,7 @@ static void test_export_refs_resolve(void **state)
     dmp_descriptor_free(d);
     dmp_catalog_export_opts_t o = {.base_url = "http://127.0.0.1:9999"};
     json_t *a = NULL, *oa = NULL;
-    assert_int_equal(dmp_catalog_asyncapi(f->cat, NULL, "maps", "geo", &o, &a, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_asyncapi(f->cat, "maps", "geo", &o, &a, &err), DMP_OK);
     int n = 0;
     all_refs_resolve(a, a, &n);
     assert_true(n >= 5);
@@ -628,7 +628,7 @@ static void test_export_refs_resolve(void **state)
     assert_null(json_object_get(json_object_get(a, "channels"), "dump"));
     json_decref(a);
 
-    assert_int_equal(dmp_catalog_openapi(f->cat, NULL, "maps", "geo", &o, &oa, &err), DMP_OK);
+    assert_int_equal(dmp_catalog_openapi(f->cat, "maps", "geo", &o, &oa, &err), DMP_OK);
     n = 0;
     all_refs_resolve(oa, oa, &n);
     assert_true(n >= 8);
