@@ -92,8 +92,9 @@ static json_t *stored_descriptor(dmp_http_req_t *req, const char *env, const cha
     return doc;
 }
 
-/* A catalog entry in descriptor shape (its ports as outputPorts), for its ACL. */
-static json_t *entry_doc(const json_t *e)
+/* A catalog entry in descriptor shape, as auth.h reads ACLs: domain, owner, tags, and its
+ * ports named outputPorts (each with owner, visibility, allow, tags). */
+json_t *dmp_http_entry_doc(const json_t *e)
 {
     json_t *doc = json_object();
     static const char *const keys[] = {"domain", "owner", "tags"};
@@ -148,7 +149,7 @@ static int authorize_apply(dmp_http_req_t *req, dmp_http_resp_t *resp, const cha
     json_t *entry = NULL;
     if (req->svc->cat != NULL &&
         dmp_catalog_current(req->svc->cat, domain, name, &entry, NULL) == DMP_OK)
-        json_array_append_new(docs, entry_doc(entry));
+        json_array_append_new(docs, dmp_http_entry_doc(entry));
     json_decref(entry);
     int has_entry = json_array_size(docs) > n_dep;
     int rc = -1;

@@ -16,25 +16,10 @@
 
 /* ---- visibility: the caller reads a product under its entry's ACL (auth.h) */
 
-/* A catalog entry in descriptor shape, as auth.h reads ACLs: domain, owner, tags, and
- * its ports named outputPorts (each with owner, visibility, allow, tags). */
-static json_t *entry_doc(const json_t *e)
-{
-    json_t *doc = json_object();
-    static const char *const keys[] = {"domain", "owner", "tags"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (json_object_get(e, keys[i]) != NULL && !json_is_null(json_object_get(e, keys[i])))
-            json_object_set(doc, keys[i], json_object_get(e, keys[i]));
-    json_t *ports = json_object_get(e, "ports");
-    json_object_set_new(doc, "outputPorts",
-                        json_is_array(ports) ? json_deep_copy(ports) : json_array());
-    return doc;
-}
-
 /* The ACL of a whole catalog entry (the union of its ports). */
 static int entry_acl(const json_t *e, dmp_acl_t *acl)
 {
-    json_t *doc = entry_doc(e);
+    json_t *doc = dmp_http_entry_doc(e);
     int rc = dmp_acl_from_json(doc, NULL, acl, NULL);
     json_decref(doc);
     return rc;
@@ -61,7 +46,7 @@ static void keep_readable_ports(const dmp_http_req_t *req, json_t *e, json_t *hi
     json_t *ports = json_object_get(e, "ports");
     if (!json_is_array(ports) || (req->principal != NULL && req->principal->admin))
         return;
-    json_t *doc = entry_doc(e);
+    json_t *doc = dmp_http_entry_doc(e);
     for (size_t i = json_array_size(ports); i-- > 0;) {
         const char *pn = json_string_value(json_object_get(json_array_get(ports, i), "name"));
         if (port_readable(req, doc, pn))
@@ -78,7 +63,7 @@ static void keep_readable_ports(const dmp_http_req_t *req, json_t *e, json_t *hi
  * may not read the product at all. */
 static json_t *readable_ports(const dmp_http_req_t *req, const json_t *summary)
 {
-    json_t *doc = entry_doc(summary);
+    json_t *doc = dmp_http_entry_doc(summary);
     dmp_acl_t acl = {0};
     int ok = dmp_acl_from_json(doc, NULL, &acl, NULL) == DMP_OK &&
              dmp_authz_check(req->principal, &acl, DMP_ACT_READ, NULL) == DMP_OK;
@@ -103,7 +88,7 @@ static json_t *readable_ports(const dmp_http_req_t *req, const json_t *summary)
 static int search_port_readable(void *ud, const json_t *summary, const char *port)
 {
     const dmp_http_req_t *req = ud;
-    json_t *doc = entry_doc(summary);
+    json_t *doc = dmp_http_entry_doc(summary);
     int ok;
     if (port != NULL) {
         ok = port_readable(req, doc, port);

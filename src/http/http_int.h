@@ -125,6 +125,10 @@ void dmp_http_events_uninstall(const dmp_services_t *svc);
  * NULL with 'err' set when it is not catalogued. The caller must have authorized the read. */
 json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_error_t *err);
 
+/* A catalog entry reshaped as a descriptor ({domain, owner, tags, outputPorts}) so
+ * dmp_acl_from_json can read its ACL. New reference. */
+json_t *dmp_http_entry_doc(const json_t *entry);
+
 /* Called by server.c after the handler: writes the audit record, if any. */
 void dmp_http_audit_finish(dmp_http_req_t *req, int status);
 
