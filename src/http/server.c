@@ -37,11 +37,13 @@
 
 /* Each connection's libmicrohttpd memory pool (request line, headers, read and write
  * buffers; bodies are copied out as they arrive). libmicrohttpd zeroes the whole pool
- * between two requests of a keep-alive connection, so its size is a per-request cost: the
- * 32 KiB default made that memset the biggest user-space symbol of single-event ingest.
- * SERVER_CONN_MEMORY still holds request headers of several KiB (long bearer tokens). */
+ * between two requests of a keep-alive connection, so its size is a per-request cost
+ * (a 16 KiB pool cut single-event CPU by about 1 us, docs/performance.md). But the pool
+ * also bounds the request line: at 16 KiB a long search URL (the catalog caps queries,
+ * it must first receive them) got an HTML 414 from libmicrohttpd instead of an answer,
+ * so it stays at 32 KiB, libmicrohttpd's default. */
 #ifndef SERVER_CONN_MEMORY
-#define SERVER_CONN_MEMORY (16 * 1024)
+#define SERVER_CONN_MEMORY (32 * 1024)
 #endif
 
 struct dmp_http_server {
