@@ -469,15 +469,21 @@ json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_erro
     return out;
 }
 
-static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
+json_t *dmp_http_catalog_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
 {
     if (!need_catalog(req, resp) || authorize_read(req, resp) != 0)
-        return;
+        return NULL;
     dmp_error_t err = {0};
     json_t *out = dmp_http_catalog_view(req, dmp_http_query(req, "version"), &err);
     if (out == NULL)
         dmp_http_reply_error(resp, &err);
-    else
+    return out;
+}
+
+static void h_entry(dmp_http_req_t *req, dmp_http_resp_t *resp)
+{
+    json_t *out = dmp_http_catalog_entry(req, resp);
+    if (out != NULL)
         dmp_http_reply_json(resp, 200, out);
 }
 

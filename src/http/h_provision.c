@@ -726,6 +726,22 @@ static void h_product_get(dmp_http_req_t *req, dmp_http_resp_t *resp)
     json_t *out = NULL;
     dmp_error_t err = {0};
     const char *env = dmp_http_query(req, "environment");
+    json_t *probe = NULL;
+    if (env == NULL && req->svc->cat != NULL &&
+        dmp_provision_get(req->svc->prov, NULL, dmp_http_param(req, "domain"),
+                          dmp_http_param(req, "name"), NULL, &probe, NULL) == DMP_NOTFOUND) {
+        /* Registered but never deployed here (a brownfield product): the catalog's view. */
+        json_t *entry = dmp_http_catalog_entry(req, resp);
+        if (entry != NULL)
+            dmp_http_reply_json(resp, 200,
+                                json_pack("{s:O?, s:O?, s:O?, s:s, s:o}", "domain",
+                                          json_object_get(entry, "domain"), "name",
+                                          json_object_get(entry, "name"), "version",
+                                          json_object_get(entry, "version"), "state",
+                                          "REGISTERED", "catalog", entry));
+        return;
+    }
+    json_decref(probe);
     if (authorize_read(req, resp, env, dmp_http_param(req, "domain"),
                        dmp_http_param(req, "name")) != 0)
         return;

@@ -125,6 +125,10 @@ void dmp_http_events_uninstall(const dmp_services_t *svc);
  * NULL with 'err' set when it is not catalogued. The caller must have authorized the read. */
 json_t *dmp_http_catalog_view(dmp_http_req_t *req, const char *version, dmp_error_t *err);
 
+/* The catalog entry of the request's {domain}/{name} (?version=), authorized for the
+ * caller; NULL when it replied (404 for hidden or missing, 503 without a catalog). */
+json_t *dmp_http_catalog_entry(dmp_http_req_t *req, dmp_http_resp_t *resp);
+
 /* A catalog entry reshaped as a descriptor ({domain, owner, tags, outputPorts}) so
  * dmp_acl_from_json can read its ACL. New reference. */
 json_t *dmp_http_entry_doc(const json_t *entry);

@@ -63,6 +63,18 @@ def server():
     return s
 
 
+def test_discover_a_registered_product():
+    s = server()
+    st, body = s.req("GET", "/v1/products/london.hammersmith.olympia/visitors")
+    eq(st, 200, "registered product through /v1/products: %s" % (body,))
+    eq(body["state"], "REGISTERED", "not deployed here")
+    eq(body["catalog"]["name"], "visitors", "catalog view")
+    assert body["catalog"]["ports"], "ports with their schemas"
+    r = s.cli("get", "london.hammersmith.olympia/visitors", "-o", "json")
+    eq(r.returncode, 0, "dmp get of a registered product: " + r.stderr)
+    eq(s.req("GET", "/v1/products/london.hammersmith.olympia/nope").status, 404, "unknown")
+
+
 def q(s, **params):
     return s.req("GET", "/v1/search?" + urllib.parse.urlencode(params))
 
