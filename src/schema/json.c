@@ -336,6 +336,23 @@ static int parse_string(parser_t *ps, dmp_json_node_t *n)
     return DMP_OK;
 }
 
+/* An object member's key and its ':' (white space skipped after both); 'wanted' names
+ * what was expected when no key comes. */
+static inline int parse_key(parser_t *ps, const char *wanted)
+{
+    if (ps->p >= ps->end || *ps->p != '"')
+        return unexpected(ps, wanted);
+    int rc = parse_string(ps, new_node(ps, DMP_JSON_STRING));
+    if (rc != DMP_OK)
+        return rc;
+    skip_ws(ps);
+    if (ps->p >= ps->end || *ps->p != ':')
+        return unexpected(ps, "':'");
+    ps->p++;
+    skip_ws(ps);
+    return DMP_OK;
+}
+
 static const double pow10_tab[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -495,20 +512,8 @@ int dmp_json_parse_into(dmp_json_doc_t *doc, const char *buf, size_t len,
                 doc->nodes[stack[depth]].span = doc->n - stack[depth];
                 opened = 0;
             } else if (c == '{') {
-                if (ps.p >= ps.end || *ps.p != '"') {
-                    rc = unexpected(&ps, "a string key or '}'");
+                if ((rc = parse_key(&ps, "a string key or '}'")) != DMP_OK)
                     goto out;
-                }
-                n = new_node(&ps, DMP_JSON_STRING);
-                if ((rc = parse_string(&ps, n)) != DMP_OK)
-                    goto out;
-                skip_ws(&ps);
-                if (ps.p >= ps.end || *ps.p != ':') {
-                    rc = unexpected(&ps, "':'");
-                    goto out;
-                }
-                ps.p++;
-                skip_ws(&ps);
                 continue;
             } else {
                 continue;
@@ -562,20 +567,8 @@ int dmp_json_parse_into(dmp_json_doc_t *doc, const char *buf, size_t len,
                 ps.p++;
                 skip_ws(&ps);
                 if (top->type == DMP_JSON_OBJECT) {
-                    if (ps.p >= ps.end || *ps.p != '"') {
-                        rc = unexpected(&ps, "a string key");
+                    if ((rc = parse_key(&ps, "a string key")) != DMP_OK)
                         goto out;
-                    }
-                    n = new_node(&ps, DMP_JSON_STRING);
-                    if ((rc = parse_string(&ps, n)) != DMP_OK)
-                        goto out;
-                    skip_ws(&ps);
-                    if (ps.p >= ps.end || *ps.p != ':') {
-                        rc = unexpected(&ps, "':'");
-                        goto out;
-                    }
-                    ps.p++;
-                    skip_ws(&ps);
                 }
                 break;
             }
