@@ -98,6 +98,30 @@ int dmp_time_parse(const char *s, int64_t *ms)
     return DMP_OK;
 }
 
+/* Random bytes from a per-thread pool filled by getrandom 512 bytes at a time: one
+ * syscall per 32 UUIDs instead of one each (a getrandom per event was about 1 us of a
+ * single-event ingest's CPU, docs/performance.md). */
+static void random_bytes(uint8_t *out, size_t n)
+{
+    static __thread uint8_t pool[512];
+    static __thread size_t left;
+    while (n > 0) {
+        if (left == 0) {
+            if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
+                for (size_t i = 0; i < sizeof(pool); i++)
+                    pool[i] = (uint8_t)rand();
+            }
+            left = sizeof(pool);
+        }
+        size_t k = n < left ? n : left;
+        memcpy(out, pool + sizeof(pool) - left, k);
+        memset(pool + sizeof(pool) - left, 0, k); /* a used byte is never handed out twice */
+        left -= k;
+        out += k;
+        n -= k;
+    }
+}
+
 /* UUIDv7: 48-bit ms timestamp, version 7, 12 bits of a per-process counter seeded
  * at random (monotonic within a ms), variant 10, 62 random bits. */
 void dmp_uuid_v7(char out[37])
@@ -106,10 +130,7 @@ void dmp_uuid_v7(char out[37])
     static int64_t last_ms;
     static uint16_t counter;
     uint8_t b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (uint8_t)rand();
-    }
+    random_bytes(b, sizeof(b));
     int64_t ms = dmp_now_ms();
     pthread_mutex_lock(&mu);
     if (ms <= last_ms) {

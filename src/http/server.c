@@ -3,7 +3,7 @@
  *
  * Thread model: libmicrohttpd's epoll loop on a pool of SERVER_THREADS threads
  * (MHD_USE_EPOLL_INTERNAL_THREAD, MHD_ALLOW_SUSPEND_RESUME). Every handler runs on a
- * fiber (a ucontext with its own stack) of the connection's thread. A handler that must
+ * fiber (its own stack, switched to by ctxsw.h) of the connection's thread. A handler that must
  * wait for a group commit (src/streams/ingest.c) parks its fiber instead of blocking the
  * thread: the connection is suspended, the group-commit thread wakes the fiber after the
  * fdatasync, the connection is resumed and the fiber runs on to its reply. So 64 clients
@@ -22,10 +22,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <ucontext.h>
 
 #include "dmp/auth.h"
 #include "dmp/streams.h"
+#include "http/ctxsw.h"
 #include "http/http_int.h"
 
 /* Loop threads. Handlers that wait park (see above), but a handler validating a large
@@ -539,8 +539,8 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 #endif
 
 struct fiber {
-    ucontext_t ctx;  /* the fiber */
-    ucontext_t back; /* the loop thread that runs it */
+    dmp_ctx_t ctx;  /* the fiber */
+    dmp_ctx_t back; /* the loop thread that runs it */
     void *stack;
     dmp_http_server_t *srv;
     struct MHD_Connection *conn;
@@ -577,18 +577,13 @@ static void fiber_entry(void)
 #ifdef DMP_FIBER_ASAN
     __sanitizer_start_switch_fiber(NULL, f->back_bottom, f->back_size);
 #endif
-    setcontext(&f->back);
+    dmp_ctx_switch(&f->ctx, &f->back); /* for good: fiber_new prepares it afresh */
 }
 
-/* Points f's context at fiber_entry on its own stack (kept out of fiber_new: getcontext
- * returns twice, which clobbers locals modified after it). */
+/* Points f's context at fiber_entry on its own stack. */
 static void fiber_prepare(fiber_t *f)
 {
-    getcontext(&f->ctx);
-    f->ctx.uc_stack.ss_sp = f->stack;
-    f->ctx.uc_stack.ss_size = FIBER_STACK;
-    f->ctx.uc_link = NULL;
-    makecontext(&f->ctx, fiber_entry, 0);
+    dmp_ctx_make(&f->ctx, f->stack, FIBER_STACK, fiber_entry);
 }
 
 static fiber_t *fiber_new(void)
@@ -649,7 +644,7 @@ static void fiber_run(fiber_t *f)
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, f->stack, FIBER_STACK);
 #endif
-    swapcontext(&f->back, &f->ctx);
+    dmp_ctx_switch(&f->back, &f->ctx);
 #ifdef DMP_FIBER_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -667,7 +662,7 @@ static void fiber_park(void)
 #ifdef DMP_FIBER_ASAN
     __sanitizer_start_switch_fiber(&f->fake_stack, f->back_bottom, f->back_size);
 #endif
-    swapcontext(&f->ctx, &f->back);
+    dmp_ctx_switch(&f->ctx, &f->back);
 #ifdef DMP_FIBER_ASAN
     __sanitizer_finish_switch_fiber(f->fake_stack, &f->back_bottom, &f->back_size);
 #endif
