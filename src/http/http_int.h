@@ -1,5 +1,5 @@
 /* http_int.h -- private to src/http/: the request/response model handlers see,
- * the route table, and reply helpers. No libmicrohttpd type leaks into handlers. */
+ * the route table, and reply helpers. No engine type leaks into handlers (engine.h). */
 #ifndef DMP_HTTP_INT_H
 #define DMP_HTTP_INT_H
 
@@ -28,13 +28,14 @@ typedef struct dmp_http_resp {
 
 struct dmp_http_req {
     const char *method;
-    const char *url;     /* path without the query, percent-decoded by MHD */
+    const char *url;     /* path without the query, percent-decoded by the engine */
     const char *content_type;
     const char *body;    /* NUL-terminated; body_len bytes */
     size_t body_len;
     const dmp_services_t *svc;
     struct dmp_http_server *srv;
-    void *conn; /* struct MHD_Connection *, for header/query lookups in server.c */
+    void *conn; /* the engine's connection, for header/query lookups (engine.h) */
+    const struct dmp_http_conn_ops *ops;
     int nparams;
     const char *param_names[DMP_HTTP_MAX_PARAMS];
     char *params[DMP_HTTP_MAX_PARAMS]; /* owned by the request */

@@ -1,20 +1,19 @@
-/* server.c -- libmicrohttpd glue: accepts requests, enforces the body limit and
- * content checks, dispatches to the route table, writes one log line per request.
+/* server.c -- the request layer shared by both HTTP engines (engine.h): dispatch to the
+ * route tables, authentication before every handler, problem+json replies, handlers on
+ * fibers, streaming responses from a pump thread, one access-log line per request.
  *
- * Thread model: libmicrohttpd's epoll loop on a pool of SERVER_THREADS threads
- * (MHD_USE_EPOLL_INTERNAL_THREAD, MHD_ALLOW_SUSPEND_RESUME). Every handler runs on a
- * fiber (its own stack, switched to by ctxsw.h) of the connection's thread. A handler that must
- * wait for a group commit (src/streams/ingest.c) parks its fiber instead of blocking the
- * thread: the connection is suspended, the group-commit thread wakes the fiber after the
- * fdatasync, the connection is resumed and the fiber runs on to its reply. So 64 clients
+ * Thread model: an engine runs a few loop threads (native.c for plain HTTP, libmicrohttpd
+ * in mhd.c for HTTPS). Every handler runs on a fiber (its own stack, switched to by
+ * ctxsw.h) of the connection's loop thread. A handler that must wait for a group commit
+ * (src/streams/ingest.c) parks its fiber instead of blocking the thread: the engine
+ * suspends the connection, the group-commit thread wakes the fiber after the fdatasync,
+ * the engine resumes the connection and the fiber runs on to its reply. So 64 clients
  * waiting for one fdatasync cost no thread and no context switch each. Other handlers run
  * to completion on the loop thread (they must not wait on other requests). Streaming
  * responses (SSE) have a blocking producer: it runs on a pump thread of its own that fills
  * a buffer the loop drains, suspending the connection while the buffer is empty.
- * Slow clients are cut by the per-connection timeout. Nothing here knows about stores or
- * logs. */
+ * Nothing here knows about stores or logs. */
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,58 +24,7 @@
 
 #include "dmp/auth.h"
 #include "dmp/streams.h"
-#include "http/ctxsw.h"
-#include "http/http_int.h"
-
-/* Loop threads. Handlers that wait park (see above), but a handler validating a large
- * batch keeps its thread busy for milliseconds, and libmicrohttpd pins each connection to
- * one loop thread: two threads per core of the 2-core target let the kernel balance that
- * (measured: 2 threads gave 219k batch events/s and a 33 ms fan-out p99, 4 gave 294k and
- * 5 ms; single-event ingest is within noise). */
-#define SERVER_THREADS 4
-
-/* Each connection's libmicrohttpd memory pool (request line, headers, read and write
- * buffers; bodies are copied out as they arrive). libmicrohttpd zeroes the whole pool
- * between two requests of a keep-alive connection, so its size is a per-request cost
- * (a 16 KiB pool cut single-event CPU by about 1 us, docs/performance.md). But the pool
- * also bounds the request line: at 16 KiB a long search URL (the catalog caps queries,
- * it must first receive them) got an HTML 414 from libmicrohttpd instead of an answer,
- * so it stays at 32 KiB, libmicrohttpd's default. */
-#ifndef SERVER_CONN_MEMORY
-#define SERVER_CONN_MEMORY (32 * 1024)
-#endif
-
-struct dmp_http_server {
-    struct MHD_Daemon *d;
-    dmp_http_conf_t conf;
-    dmp_services_t svc;
-    int port;
-    volatile int ready;
-    /* Shutdown: libmicrohttpd must not be stopped with a suspended connection. */
-    pthread_mutex_t mu;
-    /* Atomic, so a fiber suspends without srv->mu (a lock all loop threads took twice per
-     * request): a suspender counts itself in n_susp before it reads stopping, the stopper
-     * sets stopping before it reads n_susp, so one of them sees the other. */
-    atomic_int stopping;     /* no new suspension; pumps end their streams */
-    atomic_int n_susp;       /* connections suspended by us and not yet called back */
-    struct pump *pumps;      /* live streaming responses */
-};
-
-/* Per-request state, kept in MHD's con_cls between callbacks. */
-typedef struct fiber fiber_t;
-
-typedef struct req_ctx {
-    dmp_http_server_t *srv;
-    fiber_t *fiber; /* the handler's fiber, once the body is complete */
-    dmp_buf_t body;
-    int too_big;   /* 1: over the limit, the rest of the body is dropped */
-    int replied;   /* a reply was queued before the body was read (Content-Length check) */
-    int status;
-    int64_t start_ns;
-    char method[12];
-    char *url; /* for the access log */
-    char principal[128]; /* the caller's name, for the access log ("" = none) */
-} req_ctx_t;
+#include "http/engine.h"
 
 /* The web UI's static files (h_catalog.c). */
 extern const dmp_http_route_t dmp_http_routes_webui[];
@@ -177,38 +125,23 @@ const char *dmp_http_param(const dmp_http_req_t *req, const char *name)
 
 const char *dmp_http_query(const dmp_http_req_t *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    return req->ops->query(req->conn, name);
 }
 
 const char *dmp_http_header(const dmp_http_req_t *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-typedef struct each_hdr {
-    int (*fn)(void *ud, const char *name, const char *value);
-    void *ud;
-} each_hdr_t;
-
-static enum MHD_Result on_each_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-    each_hdr_t *e = cls;
-    return e->fn(e->ud, key, value ? value : "") == 0 ? MHD_YES : MHD_NO;
+    return req->ops->header(req->conn, name);
 }
 
 void dmp_http_each_header(const dmp_http_req_t *req,
                           int (*fn)(void *ud, const char *name, const char *value), void *ud)
 {
-    each_hdr_t e = {fn, ud};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, on_each_header, &e);
+    req->ops->each_header(req->conn, fn, ud);
 }
 
 int dmp_http_conn_fd(const dmp_http_req_t *req)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    return ci ? ci->connect_fd : -1;
+    return req->ops->fd(req->conn);
 }
 
 int dmp_http_server_ready(const struct dmp_http_server *srv)
@@ -230,9 +163,17 @@ void dmp_http_reply_json(dmp_http_resp_t *resp, int status, json_t *body)
     json_decref(body);
 }
 
-static const char *status_title(int status)
+const char *dmp_http_status_text(int status)
 {
     switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 207: return "Multi-Status";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -240,12 +181,18 @@ static const char *status_title(int status)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     case 507: return "Insufficient Storage";
     default: return "Error";
     }
@@ -258,7 +205,7 @@ void dmp_http_reply_problem(dmp_http_resp_t *resp, int status, const char *code,
     char type[96];
     snprintf(type, sizeof(type), "urn:dmp:problem:%s", code);
     json_object_set_new(p, "type", json_string(type));
-    json_object_set_new(p, "title", json_string(status_title(status)));
+    json_object_set_new(p, "title", json_string(dmp_http_status_text(status)));
     json_object_set_new(p, "status", json_integer(status));
     json_object_set_new(p, "code", json_string(code));
     json_object_set_new(p, "detail", json_string(detail ? detail : ""));
@@ -276,31 +223,24 @@ void dmp_http_reply_error(dmp_http_resp_t *resp, const dmp_error_t *err)
                            err->path, err->where);
 }
 
-static int json_stdout_safe(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20)
-            *s = ' ';
-    return 0;
-}
-
 /* ---- streaming responses: a pump thread runs the blocking producer
  *
  * The loop thread must never block, but a response's producer (resp->stream, e.g. SSE
  * waiting for new events) may. The pump thread calls it and appends what it returns to a
- * bounded buffer; the content reader hands the buffer to libmicrohttpd, and when it is
+ * bounded buffer; the engine takes the buffer (dmp_http_pump_take), and when it is
  * empty suspends the connection until the pump resumes it. Whoever drops the last of the
  * two references (pump thread, response) frees the producer. */
 
 #define PUMP_CAP (64 * 1024)
 
-typedef struct pump {
+struct dmp_http_pump {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* room in the buffer, or closed */
     long (*fn)(void *ud, char *buf, size_t max);
     void *ud;
     void (*free_fn)(void *ud);
-    struct MHD_Connection *conn;
+    const dmp_http_conn_ops_t *ops;
+    void *conn;
     char buf[PUMP_CAP];
     size_t len;
     int end;       /* -1 end of stream, -2 drop the connection (after the buffered bytes) */
@@ -309,8 +249,9 @@ typedef struct pump {
     int in_susp;   /* suspended and not yet called back (counted in srv->n_susp) */
     int refs;
     dmp_http_server_t *srv;
-    struct pump *next, **prev; /* in srv->pumps while the response lives */
-} pump_t;
+    struct dmp_http_pump *next, **prev; /* in srv->pumps while the response lives */
+};
+typedef dmp_http_pump_t pump_t;
 
 static void pump_unref(pump_t *p)
 {
@@ -330,7 +271,7 @@ static void pump_resume(pump_t *p)
 {
     if (p->suspended) {
         p->suspended = 0;
-        MHD_resume_connection(p->conn);
+        p->ops->resume(p->conn);
     }
 }
 
@@ -368,9 +309,8 @@ static void *pump_main(void *arg)
 }
 
 /* Lock order everywhere: srv->mu before a pump's or a fiber's mu. */
-static ssize_t pump_read(void *cls, uint64_t pos, char *buf, size_t max)
+long dmp_http_pump_take(pump_t *p, char *buf, size_t max, void (*suspend)(void *conn))
 {
-    pump_t *p = cls;
     dmp_http_server_t *srv = p->srv;
     pthread_mutex_lock(&srv->mu);
     pthread_mutex_lock(&p->mu);
@@ -378,25 +318,25 @@ static ssize_t pump_read(void *cls, uint64_t pos, char *buf, size_t max)
         p->in_susp = 0;
         srv->n_susp--;
     }
-    ssize_t ret;
+    long ret;
     if (p->len > 0) {
         size_t n = p->len < max ? p->len : max;
         memcpy(buf, p->buf, n);
         memmove(p->buf, p->buf + n, p->len - n);
         p->len -= n;
         pthread_cond_signal(&p->cond);
-        ret = (ssize_t)n;
+        ret = (long)n;
     } else if (p->end == -1) {
-        ret = MHD_CONTENT_READER_END_OF_STREAM;
+        ret = -1;
     } else if (p->end != 0 || srv->stopping) {
-        ret = MHD_CONTENT_READER_END_WITH_ERROR;
+        ret = -2;
     } else {
-        /* Nothing yet: park the connection until the pump has bytes (returning 0 without
-         * suspending would make the loop spin). */
+        /* Nothing yet: park the connection until the pump has bytes (reporting "nothing"
+         * without suspending would make the loop spin). */
         p->suspended = 1;
         p->in_susp = 1;
         srv->n_susp++;
-        MHD_suspend_connection(p->conn);
+        suspend(p->conn);
         ret = 0;
     }
     pthread_mutex_unlock(&p->mu);
@@ -404,24 +344,27 @@ static ssize_t pump_read(void *cls, uint64_t pos, char *buf, size_t max)
     return ret;
 }
 
-static void pump_done(void *cls)
+void dmp_http_pump_done(pump_t *p)
 {
-    pump_t *p = cls;
     pthread_mutex_lock(&p->srv->mu);
     *p->prev = p->next;
     if (p->next)
         p->next->prev = p->prev;
+    if (p->in_susp) { /* the client left while the connection waited for bytes */
+        p->in_susp = 0;
+        p->srv->n_susp--;
+    }
     pthread_mutex_unlock(&p->srv->mu);
     pthread_mutex_lock(&p->mu);
     p->closed = 1;
+    p->suspended = 0;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->mu);
     pump_unref(p);
 }
 
-/* Starts the pump of a streaming response; NULL if no thread could be started. */
-static pump_t *pump_start(dmp_http_server_t *srv, struct MHD_Connection *conn,
-                          dmp_http_resp_t *resp)
+pump_t *dmp_http_pump_start(dmp_http_server_t *srv, const dmp_http_conn_ops_t *ops, void *conn,
+                            dmp_http_resp_t *resp)
 {
     pump_t *p = dmp_calloc(1, sizeof(*p));
     p->srv = srv;
@@ -430,6 +373,7 @@ static pump_t *pump_start(dmp_http_server_t *srv, struct MHD_Connection *conn,
     p->fn = resp->stream;
     p->ud = resp->stream_ud;
     p->free_fn = resp->stream_free;
+    p->ops = ops;
     p->conn = conn;
     p->refs = 2;
     resp->stream = NULL;
@@ -455,109 +399,18 @@ static pump_t *pump_start(dmp_http_server_t *srv, struct MHD_Connection *conn,
     return p;
 }
 
-/* Adds "Name: value\n" lines to the response. */
-static void add_extra_headers(struct MHD_Response *r, dmp_buf_t *h)
-{
-    char *line = h->data;
-    while (line != NULL && *line) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        char *colon = strchr(line, ':');
-        if (colon) {
-            *colon = '\0';
-            const char *v = colon + 1;
-            while (*v == ' ')
-                v++;
-            MHD_add_response_header(r, line, v);
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-}
-
-static enum MHD_Result send_resp(struct MHD_Connection *conn, dmp_http_resp_t *resp,
-                                 req_ctx_t *ctx)
-{
-    struct MHD_Response *r;
-    pump_t *pump = NULL;
-    if (resp->stream != NULL && (pump = pump_start(ctx->srv, conn, resp)) == NULL) {
-        dmp_buf_free(&resp->headers);
-        dmp_http_reply_problem(resp, 503, "DMP_UNAVAILABLE", "cannot start a stream thread",
-                               NULL, NULL);
-    }
-    if (pump != NULL) {
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, pump_read, pump,
-                                              pump_done);
-        dmp_buf_free(&resp->body);
-    } else {
-        size_t len = resp->body.len;
-        char *data = dmp_buf_steal(&resp->body);
-        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    }
-    add_extra_headers(r, &resp->headers);
-    dmp_buf_free(&resp->headers);
-    if (resp->content_type)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
-    if (resp->location) {
-        json_stdout_safe(resp->location);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
-    }
-    if (resp->status == 413)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    ctx->status = resp->status;
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result problem_now(struct MHD_Connection *conn, req_ctx_t *ctx, int status,
-                                   const char *code, const char *detail)
-{
-    dmp_http_resp_t resp = {0};
-    dmp_http_reply_problem(&resp, status, code, detail, NULL, NULL);
-    enum MHD_Result ret = send_resp(conn, &resp, ctx);
-    dmp_free(resp.location);
-    return ret;
-}
-
 /* ---- fibers: handlers that can park without blocking the loop thread */
 
 #define FIBER_STACK (512 * 1024)
 #define FIBER_KEEP 256 /* idle stacks kept for reuse */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define DMP_FIBER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DMP_FIBER_ASAN 1
-#endif
-#endif
 #ifdef DMP_FIBER_ASAN
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
                                      size_t *size_old);
 #endif
 
-struct fiber {
-    dmp_ctx_t ctx;  /* the fiber */
-    dmp_ctx_t back; /* the loop thread that runs it */
-    void *stack;
-    dmp_http_server_t *srv;
-    struct MHD_Connection *conn;
-    const char *url, *method;
-    req_ctx_t *rctx;
-    dmp_http_resp_t resp;
-    int finished;
-    pthread_mutex_t mu; /* woken, suspended */
-    pthread_cond_t cond; /* woken, while the server stops (no suspension then) */
-    int woken, suspended, in_susp;
-    struct fiber *next_free;
-#ifdef DMP_FIBER_ASAN
-    void *fake_stack;
-    const void *back_bottom;
-    size_t back_size;
-#endif
-};
+typedef dmp_http_fiber_t fiber_t;
 
 static __thread fiber_t *tls_fiber; /* the fiber running on this thread */
 static pthread_mutex_t fiber_pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -577,16 +430,11 @@ static void fiber_entry(void)
 #ifdef DMP_FIBER_ASAN
     __sanitizer_start_switch_fiber(NULL, f->back_bottom, f->back_size);
 #endif
-    dmp_ctx_switch(&f->ctx, &f->back); /* for good: fiber_new prepares it afresh */
+    dmp_ctx_switch(&f->ctx, &f->back); /* for good: a reused fiber is prepared afresh */
 }
 
-/* Points f's context at fiber_entry on its own stack. */
-static void fiber_prepare(fiber_t *f)
-{
-    dmp_ctx_make(&f->ctx, f->stack, FIBER_STACK, fiber_entry);
-}
-
-static fiber_t *fiber_new(void)
+fiber_t *dmp_http_fiber_new(dmp_http_server_t *srv, const dmp_http_conn_ops_t *ops, void *conn,
+                            dmp_http_rctx_t *rctx, const char *method, const char *url)
 {
     fiber_t *f = NULL;
     pthread_mutex_lock(&fiber_pool_mu);
@@ -614,11 +462,17 @@ static fiber_t *fiber_new(void)
     f->stack = stack;
     f->mu = mu;
     f->cond = cond;
-    fiber_prepare(f);
+    f->srv = srv;
+    f->ops = ops;
+    f->conn = conn;
+    f->rctx = rctx;
+    f->method = method;
+    f->url = url;
+    dmp_ctx_make(&f->ctx, f->stack, FIBER_STACK, fiber_entry);
     return f;
 }
 
-static void fiber_free(fiber_t *f)
+void dmp_http_fiber_free(fiber_t *f)
 {
     pthread_mutex_lock(&fiber_pool_mu);
     if (fiber_pool_n < FIBER_KEEP) {
@@ -676,7 +530,7 @@ static void fiber_wake(void *arg)
     f->woken = 1;
     if (f->suspended) {
         f->suspended = 0;
-        MHD_resume_connection(f->conn);
+        f->ops->resume(f->conn);
     }
     pthread_cond_signal(&f->cond);
     pthread_mutex_unlock(&f->mu);
@@ -688,11 +542,8 @@ static void fiber_hooks_install(void)
     dmp_streams_set_fiber_hooks(&hooks);
 }
 
-/* Runs the request's fiber as far as it goes: queues the reply when it finished, else
- * suspends the connection until fiber_wake (unless the wake came first). */
-static enum MHD_Result fiber_step(struct MHD_Connection *conn, req_ctx_t *ctx)
+int dmp_http_fiber_step(fiber_t *f, void (*suspend)(void *conn))
 {
-    fiber_t *f = ctx->fiber;
     dmp_http_server_t *srv = f->srv;
     for (;;) {
         pthread_mutex_lock(&f->mu);
@@ -704,7 +555,7 @@ static enum MHD_Result fiber_step(struct MHD_Connection *conn, req_ctx_t *ctx)
         pthread_mutex_unlock(&f->mu);
         fiber_run(f);
         if (f->finished)
-            break;
+            return 1;
         pthread_mutex_lock(&f->mu);
         if (f->woken) {
             pthread_mutex_unlock(&f->mu);
@@ -721,34 +572,27 @@ static enum MHD_Result fiber_step(struct MHD_Connection *conn, req_ctx_t *ctx)
         }
         f->suspended = 1;
         f->in_susp = 1;
-        MHD_suspend_connection(conn);
+        suspend(f->conn);
         pthread_mutex_unlock(&f->mu);
-        return MHD_YES;
+        return 0;
     }
-    enum MHD_Result ret = send_resp(conn, &f->resp, ctx);
-    dmp_free(f->resp.location);
-    ctx->fiber = NULL;
-    fiber_free(f);
-    return ret;
 }
 
 /* Authenticates and runs the request's handler; on its fiber. The reply goes to f->resp. */
 static void dispatch(fiber_t *f)
 {
     dmp_http_server_t *srv = f->srv;
-    struct MHD_Connection *conn = f->conn;
-    const char *url = f->url, *method = f->method;
-    req_ctx_t *ctx = f->rctx;
+    dmp_http_rctx_t *ctx = f->rctx;
     dmp_http_req_t req = {0};
-    req.method = method;
-    req.url = url;
-    req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_CONTENT_TYPE);
+    req.method = f->method;
+    req.url = f->url;
+    req.content_type = f->ops->header(f->conn, "Content-Type");
     req.body = ctx->body.data ? ctx->body.data : "";
     req.body_len = ctx->body.len;
     req.svc = &srv->svc;
     req.srv = srv;
-    req.conn = conn;
+    req.conn = f->conn;
+    req.ops = f->ops;
 
     dmp_http_resp_t resp = {0};
     int path_matched;
@@ -758,10 +602,8 @@ static void dispatch(fiber_t *f)
     dmp_principal_t *owned = NULL;
     int authed = 0;
     if (route == NULL || !route_is_public(route))
-        authed = dmp_http_authenticate(&req,
-                                       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                   MHD_HTTP_HEADER_AUTHORIZATION),
-                                       &resp, &owned);
+        authed = dmp_http_authenticate(&req, f->ops->header(f->conn, "Authorization"), &resp,
+                                       &owned);
     if (req.principal != NULL)
         snprintf(ctx->principal, sizeof(ctx->principal), "%s", req.principal->name);
     if (authed != 0) {
@@ -770,7 +612,7 @@ static void dispatch(fiber_t *f)
         route->fn(&req, &resp);
     } else if (path_matched) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "method %.16s is not allowed on this path", method);
+        snprintf(msg, sizeof(msg), "method %.16s is not allowed on this path", f->method);
         dmp_http_reply_problem(&resp, 405, "DMP_INVALID", msg, NULL, NULL);
     } else {
         dmp_http_reply_problem(&resp, 404, "DMP_NOTFOUND", "no such endpoint", NULL, NULL);
@@ -784,69 +626,6 @@ static void dispatch(fiber_t *f)
     for (int i = 0; i < req.nparams; i++)
         dmp_free(req.params[i]);
     f->resp = resp;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
-{
-    dmp_http_server_t *srv = cls;
-    req_ctx_t *ctx = *con_cls;
-    if (ctx == NULL) {
-        ctx = dmp_calloc(1, sizeof(*ctx));
-        ctx->srv = srv;
-        ctx->start_ns = dmp_mono_ns();
-        snprintf(ctx->method, sizeof(ctx->method), "%s", method);
-        ctx->url = dmp_strndup(url, strnlen(url, 512));
-        *con_cls = ctx;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > srv->conf.max_body_bytes) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "request body of %s bytes exceeds the limit of %zu bytes",
-                     cl, srv->conf.max_body_bytes);
-            ctx->too_big = 1;
-            ctx->replied = 1;
-            return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
-        }
-        return MHD_YES;
-    }
-    if (*upload_data_size != 0) {
-        if (!ctx->too_big) {
-            if (ctx->body.len + *upload_data_size > srv->conf.max_body_bytes) {
-                /* A body without Content-Length (chunked) ran over: libmicrohttpd does
-                 * not take a reply in the middle of an upload, so drop the rest (the
-                 * per-connection timeout bounds a slow sender) and answer 413 at its end. */
-                ctx->too_big = 1;
-                dmp_buf_free(&ctx->body);
-            }
-            dmp_buf_append(&ctx->body, upload_data, *upload_data_size);
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (ctx->too_big) {
-        if (ctx->replied)
-            return MHD_YES; /* the 413 is already queued */
-        ctx->replied = 1;
-        char msg[160];
-        snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
-                 srv->conf.max_body_bytes);
-        return problem_now(conn, ctx, 413, "DMP_LIMIT", msg);
-    }
-
-    if (ctx->fiber == NULL) {
-        ctx->fiber = fiber_new();
-        if (ctx->fiber == NULL)
-            return problem_now(conn, ctx, 503, "DMP_UNAVAILABLE", "out of memory for a request");
-        ctx->fiber->srv = srv;
-        ctx->fiber->conn = conn;
-        ctx->fiber->url = url;
-        ctx->fiber->method = method;
-        ctx->fiber->rctx = ctx;
-    }
-    return fiber_step(conn, ctx);
 }
 
 /* Writes v in decimal and a NUL to out (room for 21 bytes); returns the NUL's address.
@@ -865,40 +644,25 @@ static char *fmt_u64(char *out, uint64_t v)
     return out + n;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+void dmp_http_access_log(const dmp_http_rctx_t *ctx, const char *remote, int completed)
 {
-    dmp_http_server_t *srv = cls;
-    req_ctx_t *ctx = *con_cls;
-    if (ctx == NULL)
+    if (!ctx->srv->conf.access_log)
         return;
-    if (srv->conf.access_log) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        char addr[64] = "";
-        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, addr,
-                      sizeof(addr));
-        char status[24], dur[32], bytes[24];
-        fmt_u64(status, ctx->status > 0 ? (uint64_t)ctx->status : 0);
-        int64_t us = (dmp_mono_ns() - ctx->start_ns + 500) / 1000;
-        char *e = fmt_u64(dur, us > 0 ? (uint64_t)us / 1000 : 0);
-        unsigned frac = us > 0 ? (unsigned)(us % 1000) : 0;
-        e[0] = '.';
-        e[1] = (char)('0' + frac / 100);
-        e[2] = (char)('0' + frac / 10 % 10);
-        e[3] = (char)('0' + frac % 10);
-        e[4] = '\0';
-        fmt_u64(bytes, ctx->body.len);
-        dmp_log(DMP_LOG_INFO, "request", "method", ctx->method, "path", ctx->url, "status", status, "duration_ms", dur, "bytes_in",
-                bytes, "remote", addr, "principal", ctx->principal[0] ? ctx->principal : "-",
-                "outcome",
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
-    }
-    dmp_buf_free(&ctx->body);
-    dmp_free(ctx->url);
-    dmp_free(ctx);
-    *con_cls = NULL;
+    char status[24], dur[32], bytes[24];
+    fmt_u64(status, ctx->status > 0 ? (uint64_t)ctx->status : 0);
+    int64_t us = (dmp_mono_ns() - ctx->start_ns + 500) / 1000;
+    char *e = fmt_u64(dur, us > 0 ? (uint64_t)us / 1000 : 0);
+    unsigned frac = us > 0 ? (unsigned)(us % 1000) : 0;
+    e[0] = '.';
+    e[1] = (char)('0' + frac / 100);
+    e[2] = (char)('0' + frac / 10 % 10);
+    e[3] = (char)('0' + frac % 10);
+    e[4] = '\0';
+    fmt_u64(bytes, ctx->body.len);
+    dmp_log(DMP_LOG_INFO, "request", "method", ctx->method, "path", ctx->url ? ctx->url : "",
+            "status", status, "duration_ms", dur, "bytes_in", bytes, "remote", remote,
+            "principal", ctx->principal[0] ? ctx->principal : "-", "outcome",
+            completed ? "ok" : "aborted", NULL);
 }
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *sl,
@@ -937,22 +701,12 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
     return DMP_OK;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    dmp_log(DMP_LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
-}
-
 int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_http_server_t **out,
                    dmp_error_t *err)
 {
     *out = NULL;
     struct sockaddr_storage ss;
-    socklen_t sl;
+    socklen_t sl = 0;
     int rc = parse_listen(conf->listen, &ss, &sl, err);
     if (rc != DMP_OK)
         return rc;
@@ -961,39 +715,17 @@ int dmp_http_start(const dmp_http_conf_t *conf, const dmp_services_t *svc, dmp_h
     pthread_mutex_init(&srv->mu, NULL);
     srv->conf = *conf;
     srv->svc = *svc;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
-    if (conf->tls_cert_pem && conf->tls_key_pem) {
-        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            dmp_free(srv);
-            return DMP_ERR(err, DMP_UNSUPPORTED, "this libmicrohttpd was built without TLS");
-        }
-        flags |= MHD_USE_TLS;
-        tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)conf->tls_cert_pem};
-        tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)conf->tls_key_pem};
-        tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    }
-    srv->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        conf->timeout_s, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SERVER_THREADS,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SERVER_CONN_MEMORY, MHD_OPTION_ARRAY, tls,
-        MHD_OPTION_END);
-    if (srv->d == NULL) {
+    /* HTTPS on libmicrohttpd (it brings TLS); plain HTTP on our own loop, which the
+     * single-event ingest benchmark needs (docs/performance.md, native.c). */
+    if (conf->tls_cert_pem && conf->tls_key_pem)
+        rc = dmp_http_mhd_start(srv, &ss, err);
+    else
+        rc = dmp_http_native_start(srv, &ss, sl, err);
+    if (rc != DMP_OK) {
+        pthread_mutex_destroy(&srv->mu);
         dmp_free(srv);
-        return DMP_ERR(err, DMP_IO, "cannot listen on %s (address in use or not allowed%s)",
-                       conf->listen,
-                       tls[0].option != MHD_OPTION_END ? ", or the TLS certificate or key was "
-                                                         "rejected"
-                                                       : "");
+        return rc;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di ? di->port : 0;
     dmp_http_events_install(&srv->svc); /* access checks of push subscriptions */
     *out = srv;
     return DMP_OK;
@@ -1013,8 +745,9 @@ void dmp_http_stop(dmp_http_server_t *srv)
 {
     if (srv == NULL)
         return;
-    /* End every stream, let every parked request finish, and only then stop: suspended
-     * connections would be fatal to MHD_stop_daemon. After 'stopping' nothing suspends. */
+    /* End every stream, let every parked request finish, and only then stop the engine:
+     * neither engine may stop with a suspended connection. After 'stopping' nothing
+     * suspends. */
     pthread_mutex_lock(&srv->mu);
     srv->stopping = 1;
     for (pump_t *p = srv->pumps; p; p = p->next) {
@@ -1032,7 +765,10 @@ void dmp_http_stop(dmp_http_server_t *srv)
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(srv->d);
+    if (srv->d != NULL)
+        dmp_http_mhd_stop(srv);
+    else
+        dmp_http_native_stop(srv);
     dmp_http_events_uninstall(&srv->svc);
     pthread_mutex_destroy(&srv->mu);
     dmp_free(srv);

@@ -1,0 +1,1393 @@
+/* native.c -- the plain-HTTP engine: our own HTTP/1.1 server on NATIVE_THREADS epoll
+ * loops.
+ *
+ * Why hand-written (DEVELOPERS: only where a benchmark proves the need). The single-event
+ * ingest benchmark (bench/ingest/run.sh, docs/performance.md) asks for half of nginx's
+ * request rate with a durable acknowledgement. On libmicrohttpd every parked request
+ * cost a suspend and a resume: two epoll_ctl calls, an eventfd write per connection and
+ * the daemon's cleanup mutex, on the group-commit thread's critical path, and the
+ * connection's 32 KiB pool was zeroed between two requests. Here a connection is
+ * registered once (edge-triggered, in and out), a parked connection is simply not driven,
+ * and a wake-up puts it on its loop's queue with one eventfd write per loop and batch,
+ * not per connection. A request costs one recv and one send when nothing is pending.
+ *
+ * What it speaks: HTTP/1.1 and 1.0 (RFC 9112): keep-alive, pipelined requests (answered
+ * in order), Content-Length and chunked request bodies, Expect: 100-continue, HEAD,
+ * chunked streaming responses (SSE). Limits: the request head (request line and headers)
+ * HEAD_MAX bytes and MAX_HEADERS lines (414 / 431), the body --max-body (413), the
+ * connection count and per-address count (refused at accept), and --timeout seconds
+ * without progress while reading a request or writing a reply. A malformed request gets a
+ * 4xx problem+json and the connection is closed after it; bytes still arriving are read
+ * and dropped for a moment first (a lingering close), so the client sees the reply
+ * rather than a reset. HTTPS is served by libmicrohttpd (mhd.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/engine.h"
+
+/* Loop threads. A handler validating a large batch keeps its loop busy for milliseconds;
+ * two loops per core of the 2-core target let the kernel balance that. */
+#define NATIVE_THREADS 4
+#define HEAD_MAX (32 * 1024) /* request line + headers, as libmicrohttpd's default pool */
+#define MAX_HEADERS 128
+#define IN_MIN 4096           /* first read buffer of a connection */
+#define BODY_READ (64 * 1024) /* read buffer while a large body streams in */
+#define LINE_MAX_CHUNK 1024   /* a chunk-size line with extensions */
+#define LINGER_MS 2000        /* reading and dropping input after a closing error reply */
+#define ACCEPT_BATCH 32
+
+enum {
+    NC_NEW,    /* accepted, not yet on its loop */
+    NC_HEAD,   /* reading a request head */
+    NC_BODY,   /* reading a Content-Length body */
+    NC_CHUNK,  /* reading a chunked body */
+    NC_RUN,    /* the handler's fiber is parked */
+    NC_WRITE,  /* writing a reply */
+    NC_STREAM, /* writing a streaming reply from a pump */
+    NC_LINGER  /* closing: dropping input until EOF or LINGER_MS */
+};
+
+enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
+
+typedef struct nloop nloop_t;
+typedef struct nconn nconn_t;
+
+typedef struct nhdr {
+    const char *name, *value;
+} nhdr_t;
+
+struct nconn {
+    int fd;
+    int st;
+    nloop_t *lp;
+    int can_read, can_write, peer_gone;
+    int64_t last_ms; /* last progress, for the timeout */
+    char addr[INET6_ADDRSTRLEN];
+    /* input: unconsumed bytes are in[pos, len) */
+    char *in;
+    size_t in_len, in_cap, in_pos;
+    /* the current request; head is a private copy of its head, cut into strings */
+    char *head;
+    size_t head_cap;
+    const char *method;
+    char *path;        /* percent-decoded (owned) */
+    const char *query; /* raw, without '?', or NULL */
+    nhdr_t hdrs[MAX_HEADERS];
+    int nhdrs;
+    char **qvals; /* decoded query values handed out (freed with the request) */
+    int nq, qcap;
+    int http10, keep_alive, head_req, chunked, chunk_st, in_request;
+    uint64_t remaining; /* body bytes (or bytes of the current chunk) still to come */
+    dmp_http_rctx_t rctx;
+    dmp_http_fiber_t *fiber;
+    dmp_http_pump_t *pump;
+    int stream_chunked, stream_done;
+    /* output: unsent bytes are out[off, len) */
+    char *out;
+    size_t out_len, out_cap, out_off;
+    int close_after; /* close once out is written */
+    int linger_after; /* ...after reading and dropping what the client still sends */
+    int64_t linger_until;
+    int queued; /* on lp's wake queue (under lp->mu) */
+    nconn_t *next, *prev; /* lp's connections */
+    nconn_t *wnext;
+};
+
+struct nloop {
+    struct dmp_native *nat;
+    int ep, evfd;
+    pthread_t th;
+    pthread_mutex_t mu; /* wq, signalled */
+    nconn_t *wq;        /* woken and adopted connections */
+    int signalled;      /* evfd written since wq was last taken */
+    nconn_t *conns;
+    int64_t last_sweep;
+};
+
+typedef struct ipent {
+    struct ipent *next;
+    unsigned n;
+    char addr[INET6_ADDRSTRLEN];
+} ipent_t;
+
+#define IP_BUCKETS 256
+
+struct dmp_native {
+    dmp_http_server_t *srv;
+    int lfd;
+    atomic_int quit;
+    atomic_uint nconns;
+    atomic_uint rr; /* round-robin loop for the next accepted connection */
+    pthread_mutex_t ip_mu;
+    ipent_t *ips[IP_BUCKETS];
+    nloop_t loops[NATIVE_THREADS];
+};
+
+static void conn_drive(nconn_t *c);
+
+/* ---- the connection as handlers see it (engine.h) */
+
+static const char *n_header(void *cv, const char *name)
+{
+    nconn_t *c = cv;
+    for (int i = 0; i < c->nhdrs; i++)
+        if (strcasecmp(c->hdrs[i].name, name) == 0)
+            return c->hdrs[i].value;
+    return NULL;
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0, n) into out (room for n + 1); '+' is a space when plus is set.
+ * An invalid escape is kept as it is. Returns the decoded length (may hold no NUL). */
+static size_t pct_decode(const char *s, size_t n, char *out, int plus)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (plus && s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static const char *n_query(void *cv, const char *name)
+{
+    nconn_t *c = cv;
+    if (c->query == NULL)
+        return NULL;
+    size_t nl = strlen(name);
+    const char *p = c->query;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        char kbuf[256];
+        if (klen < sizeof(kbuf)) {
+            size_t kd = pct_decode(p, klen, kbuf, 1);
+            if (kd == nl && memcmp(kbuf, name, nl) == 0) {
+                const char *v = eq ? eq + 1 : p + plen;
+                size_t vlen = eq ? plen - klen - 1 : 0;
+                char *dv = dmp_malloc(vlen + 1);
+                pct_decode(v, vlen, dv, 1);
+                if (c->nq == c->qcap) {
+                    c->qcap = c->qcap ? c->qcap * 2 : 8;
+                    c->qvals = dmp_realloc(c->qvals, (size_t)c->qcap * sizeof(*c->qvals));
+                }
+                c->qvals[c->nq++] = dv;
+                return dv;
+            }
+        }
+        if (amp == NULL)
+            break;
+        p = amp + 1;
+    }
+    return NULL;
+}
+
+static void n_each_header(void *cv, int (*fn)(void *ud, const char *name, const char *value),
+                          void *ud)
+{
+    nconn_t *c = cv;
+    for (int i = 0; i < c->nhdrs; i++)
+        if (fn(ud, c->hdrs[i].name, c->hdrs[i].value) != 0)
+            return;
+}
+
+static int n_fd(void *cv)
+{
+    return ((nconn_t *)cv)->fd;
+}
+
+/* Any thread: queue c on its loop; one eventfd write per batch of wake-ups. */
+static void n_resume(void *cv)
+{
+    nconn_t *c = cv;
+    nloop_t *lp = c->lp;
+    pthread_mutex_lock(&lp->mu);
+    if (!c->queued) {
+        c->queued = 1;
+        c->wnext = lp->wq;
+        lp->wq = c;
+    }
+    int signal = !lp->signalled;
+    lp->signalled = 1;
+    pthread_mutex_unlock(&lp->mu);
+    if (signal) {
+        uint64_t one = 1;
+        ssize_t w = write(lp->evfd, &one, sizeof(one));
+        (void)w; /* a full counter still wakes the loop */
+    }
+}
+
+/* A parked connection needs nothing from the loop until n_resume. */
+static void n_suspend(void *cv)
+{
+    (void)cv;
+}
+
+static const dmp_http_conn_ops_t native_ops = {n_header, n_query, n_each_header, n_fd,
+                                               n_resume};
+
+/* ---- buffers */
+
+static void out_reserve(nconn_t *c, size_t more)
+{
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    if (c->out_len + more <= c->out_cap)
+        return;
+    size_t cap = c->out_cap ? c->out_cap : 1024;
+    while (cap < c->out_len + more)
+        cap *= 2;
+    c->out = dmp_realloc(c->out, cap);
+    c->out_cap = cap;
+}
+
+static void out_put(nconn_t *c, const void *p, size_t n)
+{
+    out_reserve(c, n);
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
+static void out_puts(nconn_t *c, const char *s)
+{
+    out_put(c, s, strlen(s));
+}
+
+static void out_u64(nconn_t *c, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    out_put(c, tmp + sizeof(tmp) - n, (size_t)n);
+}
+
+/* Header values come from handlers; a CR or LF in one would split the reply. */
+static void out_header_value(nconn_t *c, const char *v, size_t n)
+{
+    out_reserve(c, n);
+    for (size_t i = 0; i < n; i++)
+        c->out[c->out_len++] = (v[i] == '\r' || v[i] == '\n') ? ' ' : v[i];
+}
+
+/* The Date header, formatted once a second per thread. */
+static void out_date(nconn_t *c)
+{
+    static __thread time_t last;
+    static __thread char buf[64];
+    time_t now = time(NULL);
+    if (now != last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        last = now;
+    }
+    out_puts(c, buf);
+}
+
+/* ---- replies */
+
+static void reply_head(nconn_t *c, int status, const dmp_http_resp_t *resp, int64_t length)
+{
+    out_puts(c, "HTTP/1.1 ");
+    out_u64(c, (uint64_t)status);
+    out_puts(c, " ");
+    out_puts(c, dmp_http_status_text(status));
+    out_puts(c, "\r\n");
+    out_date(c);
+    if (resp->content_type) {
+        out_puts(c, "Content-Type: ");
+        out_header_value(c, resp->content_type, strlen(resp->content_type));
+        out_puts(c, "\r\n");
+    }
+    if (resp->location) {
+        out_puts(c, "Location: ");
+        out_header_value(c, resp->location, strlen(resp->location));
+        out_puts(c, "\r\n");
+    }
+    const char *h = resp->headers.data;
+    while (h != NULL && *h) {
+        const char *nl = strchr(h, '\n');
+        size_t n = nl ? (size_t)(nl - h) : strlen(h);
+        if (n > 0 && memchr(h, ':', n) != NULL) {
+            out_header_value(c, h, n);
+            out_puts(c, "\r\n");
+        }
+        h = nl ? nl + 1 : NULL;
+    }
+    if (status == 204 || status == 304) {
+        /* no body and no length (RFC 9110 8.6) */
+    } else if (length >= 0) {
+        out_puts(c, "Content-Length: ");
+        out_u64(c, (uint64_t)length);
+        out_puts(c, "\r\n");
+    } else if (c->stream_chunked) {
+        out_puts(c, "Transfer-Encoding: chunked\r\n");
+    }
+    if (c->close_after)
+        out_puts(c, "Connection: close\r\n");
+    else if (c->http10)
+        out_puts(c, "Connection: keep-alive\r\n");
+    out_puts(c, "\r\n");
+}
+
+/* Queues the reply of the current request and moves to writing it. */
+static void send_resp(nconn_t *c, dmp_http_resp_t *resp)
+{
+    dmp_http_server_t *srv = c->lp->nat->srv;
+    if (resp->stream != NULL && c->head_req) {
+        /* HEAD of a stream: the head only */
+        if (resp->stream_free)
+            resp->stream_free(resp->stream_ud);
+        resp->stream = NULL;
+    }
+    if (resp->stream != NULL) {
+        c->pump = dmp_http_pump_start(srv, &native_ops, c, resp);
+        if (c->pump == NULL) {
+            dmp_buf_free(&resp->headers);
+            dmp_http_reply_problem(resp, 503, "DMP_UNAVAILABLE", "cannot start a stream thread",
+                                   NULL, NULL);
+        }
+    }
+    if (resp->status == 413 || srv->stopping || !c->keep_alive)
+        c->close_after = 1;
+    c->rctx.status = resp->status;
+    if (c->pump != NULL) {
+        c->stream_chunked = !c->http10;
+        if (c->http10)
+            c->close_after = 1; /* the end of the stream is the end of the connection */
+        reply_head(c, resp->status, resp, -1);
+        c->st = NC_STREAM;
+    } else {
+        reply_head(c, resp->status, resp, (int64_t)resp->body.len);
+        if (!c->head_req)
+            out_put(c, resp->body.data ? resp->body.data : "", resp->body.len);
+        c->st = NC_WRITE;
+    }
+    dmp_buf_free(&resp->body);
+    dmp_buf_free(&resp->headers);
+    dmp_free(resp->location);
+    resp->location = NULL;
+}
+
+/* A reply from the engine itself (bad request, limits): always closes the connection;
+ * linger: drop what the client still sends before closing. */
+static void send_problem(nconn_t *c, int status, const char *code, const char *detail,
+                         int linger)
+{
+    dmp_http_resp_t resp = {0};
+    dmp_http_reply_problem(&resp, status, code, detail, NULL, NULL);
+    if (!c->in_request) {
+        /* the head did not parse: log it with what is known */
+        c->in_request = 1;
+        c->rctx.srv = c->lp->nat->srv;
+        c->rctx.start_ns = dmp_mono_ns();
+        snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->method ? c->method : "-");
+    }
+    c->close_after = 1;
+    c->linger_after = linger;
+    c->head_req = 0;
+    send_resp(c, &resp);
+}
+
+/* ---- requests */
+
+static void request_reset(nconn_t *c)
+{
+    dmp_buf_free(&c->rctx.body);
+    dmp_free(c->rctx.url);
+    memset(&c->rctx, 0, sizeof(c->rctx));
+    for (int i = 0; i < c->nq; i++)
+        dmp_free(c->qvals[i]);
+    c->nq = 0;
+    dmp_free(c->path);
+    c->path = NULL;
+    c->method = NULL;
+    c->query = NULL;
+    c->nhdrs = 0;
+    c->in_request = 0;
+    c->head_req = c->chunked = 0;
+    c->stream_chunked = c->stream_done = 0;
+}
+
+/* The request is over (reply written, or the connection is going). */
+static void request_end(nconn_t *c, int completed)
+{
+    if (c->in_request)
+        dmp_http_access_log(&c->rctx, c->addr, completed);
+    request_reset(c);
+}
+
+static void run_fiber(nconn_t *c)
+{
+    dmp_http_fiber_t *f = c->fiber;
+    if (!dmp_http_fiber_step(f, n_suspend)) {
+        c->st = NC_RUN; /* parked until n_resume */
+        return;
+    }
+    dmp_http_resp_t resp = f->resp;
+    c->fiber = NULL;
+    c->rctx.fiber = NULL;
+    dmp_http_fiber_free(f);
+    send_resp(c, &resp);
+}
+
+/* The whole request is in: run its handler. */
+static void request_run(nconn_t *c)
+{
+    dmp_http_server_t *srv = c->lp->nat->srv;
+    c->fiber = dmp_http_fiber_new(srv, &native_ops, c, &c->rctx, c->method, c->path);
+    if (c->fiber == NULL) {
+        send_problem(c, 503, "DMP_UNAVAILABLE", "out of memory for a request", 0);
+        return;
+    }
+    c->rctx.fiber = c->fiber;
+    run_fiber(c);
+}
+
+static int is_tchar(int ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Whether the comma-separated list v holds token (case-insensitive). */
+static int has_token(const char *v, const char *token)
+{
+    size_t tl = strlen(token);
+    while (*v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        const char *e = v;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
+            t--;
+        if ((size_t)(t - v) == tl && strncasecmp(v, token, tl) == 0)
+            return 1;
+        v = e;
+    }
+    return 0;
+}
+
+/* Parses the head in h[0, n) (ends with an empty line). 0 on success, else an error
+ * reply was queued. */
+static int parse_head(nconn_t *c, char *h, size_t n)
+{
+    dmp_http_server_t *srv = c->lp->nat->srv;
+    h[n] = '\0';
+    /* request line */
+    char *eol = strchr(h, '\n');
+    char *line_end = eol > h && eol[-1] == '\r' ? eol - 1 : eol;
+    *line_end = '\0';
+    char *sp1 = strchr(h, ' ');
+    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL || sp1 == h) {
+        send_problem(c, 400, "DMP_INVALID", "malformed request line", 1);
+        return -1;
+    }
+    *sp1 = *sp2 = '\0';
+    for (char *p = h; *p; p++)
+        if (!is_tchar((unsigned char)*p)) {
+            send_problem(c, 400, "DMP_INVALID", "malformed request method", 1);
+            return -1;
+        }
+    c->method = h;
+    const char *version = sp2 + 1;
+    if (strcmp(version, "HTTP/1.1") == 0) {
+        c->http10 = 0;
+    } else if (strcmp(version, "HTTP/1.0") == 0) {
+        c->http10 = 1;
+    } else if (strncmp(version, "HTTP/", 5) == 0) {
+        send_problem(c, 505, "DMP_UNSUPPORTED", "only HTTP/1.1 and HTTP/1.0 are served", 1);
+        return -1;
+    } else {
+        send_problem(c, 400, "DMP_INVALID", "malformed request line", 1);
+        return -1;
+    }
+    char *target = sp1 + 1;
+    if (target[0] != '/') {
+        send_problem(c, 400, "DMP_INVALID", "the request target must be a path", 1);
+        return -1;
+    }
+    for (char *p = target; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+            send_problem(c, 400, "DMP_INVALID", "control character in the request target", 1);
+            return -1;
+        }
+    char *qm = strchr(target, '?');
+    size_t plen = qm ? (size_t)(qm - target) : strlen(target);
+    c->query = qm ? qm + 1 : NULL;
+    c->path = dmp_malloc(plen + 1);
+    if (pct_decode(target, plen, c->path, 0) != strlen(c->path)) {
+        send_problem(c, 400, "DMP_INVALID", "the request path holds an encoded NUL", 1);
+        return -1;
+    }
+    /* header lines */
+    c->nhdrs = 0;
+    const char *clen = NULL, *te = NULL, *host = NULL, *conn_hdr = NULL, *expect = NULL;
+    char *p = eol + 1;
+    for (;;) {
+        char *e = strchr(p, '\n');
+        if (e == NULL)
+            break;
+        char *le = e > p && e[-1] == '\r' ? e - 1 : e;
+        *le = '\0';
+        if (*p == '\0')
+            break; /* the empty line */
+        if (*p == ' ' || *p == '\t') {
+            send_problem(c, 400, "DMP_INVALID", "folded header lines are not accepted", 1);
+            return -1;
+        }
+        char *colon = strchr(p, ':');
+        if (colon == NULL || colon == p) {
+            send_problem(c, 400, "DMP_INVALID", "malformed header line", 1);
+            return -1;
+        }
+        *colon = '\0';
+        for (char *q = p; *q; q++)
+            if (!is_tchar((unsigned char)*q)) {
+                send_problem(c, 400, "DMP_INVALID", "malformed header name", 1);
+                return -1;
+            }
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        char *ve = v + strlen(v);
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            *--ve = '\0';
+        if (c->nhdrs == MAX_HEADERS) {
+            send_problem(c, 431, "DMP_LIMIT", "more than 128 header lines", 1);
+            return -1;
+        }
+        c->hdrs[c->nhdrs].name = p;
+        c->hdrs[c->nhdrs].value = v;
+        c->nhdrs++;
+        if (strcasecmp(p, "Content-Length") == 0) {
+            if (clen != NULL && strcmp(clen, v) != 0) {
+                send_problem(c, 400, "DMP_INVALID", "conflicting Content-Length headers", 1);
+                return -1;
+            }
+            clen = v;
+        } else if (strcasecmp(p, "Transfer-Encoding") == 0) {
+            te = v;
+        } else if (strcasecmp(p, "Host") == 0) {
+            host = v;
+        } else if (strcasecmp(p, "Connection") == 0) {
+            conn_hdr = v;
+        } else if (strcasecmp(p, "Expect") == 0) {
+            expect = v;
+        }
+        p = e + 1;
+    }
+    /* the request is known: from here on it is logged */
+    c->in_request = 1;
+    c->rctx.srv = srv;
+    c->rctx.start_ns = dmp_mono_ns();
+    snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->method);
+    c->rctx.url = dmp_strndup(c->path, strnlen(c->path, 512));
+    c->head_req = strcmp(c->method, "HEAD") == 0;
+    c->keep_alive = c->http10 ? (conn_hdr && has_token(conn_hdr, "keep-alive"))
+                              : !(conn_hdr && has_token(conn_hdr, "close"));
+    if (!c->http10 && host == NULL) {
+        send_problem(c, 400, "DMP_INVALID", "an HTTP/1.1 request needs a Host header", 1);
+        return -1;
+    }
+    c->chunked = 0;
+    c->remaining = 0;
+    if (te != NULL) {
+        if (c->http10 || strcasecmp(te, "chunked") != 0) {
+            send_problem(c, 501, "DMP_UNSUPPORTED",
+                         "only the chunked transfer coding is accepted", 1);
+            return -1;
+        }
+        if (clen != NULL) {
+            send_problem(c, 400, "DMP_INVALID",
+                         "both Transfer-Encoding and Content-Length were sent", 1);
+            return -1;
+        }
+        c->chunked = 1;
+        c->chunk_st = CH_SIZE;
+    } else if (clen != NULL) {
+        uint64_t v = 0;
+        const char *q = clen;
+        if (*q == '\0') {
+            send_problem(c, 400, "DMP_INVALID", "Content-Length is not a number", 1);
+            return -1;
+        }
+        for (; *q; q++) {
+            if (*q < '0' || *q > '9' || v > (UINT64_MAX - 9) / 10) {
+                send_problem(c, 400, "DMP_INVALID", "Content-Length is not a number", 1);
+                return -1;
+            }
+            v = v * 10 + (uint64_t)(*q - '0');
+        }
+        if (v > srv->conf.max_body_bytes) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "request body of %s bytes exceeds the limit of %zu bytes",
+                     clen, srv->conf.max_body_bytes);
+            send_problem(c, 413, "DMP_LIMIT", msg, 1);
+            return -1;
+        }
+        c->remaining = v;
+    }
+    if (expect != NULL) {
+        if (strcasecmp(expect, "100-continue") != 0) {
+            send_problem(c, 417, "DMP_INVALID", "only the 100-continue expectation is met", 1);
+            return -1;
+        }
+        if (!c->http10 && (c->chunked || c->remaining > 0) && c->in_pos == c->in_len)
+            out_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    return 0;
+}
+
+/* Reads what the socket has. 1: bytes arrived; 0: nothing now (wait for the next edge);
+ * -1: the peer closed or the connection failed. */
+static int conn_fill(nconn_t *c, size_t want_cap)
+{
+    if (!c->can_read)
+        return 0;
+    if (c->in_pos > 0 && c->in_pos == c->in_len)
+        c->in_pos = c->in_len = 0;
+    if (c->in_len == c->in_cap) {
+        if (c->in_pos > 0) {
+            memmove(c->in, c->in + c->in_pos, c->in_len - c->in_pos);
+            c->in_len -= c->in_pos;
+            c->in_pos = 0;
+        }
+        if (c->in_len == c->in_cap) {
+            size_t cap = c->in_cap ? c->in_cap * 2 : IN_MIN;
+            if (cap > want_cap)
+                cap = want_cap;
+            if (cap <= c->in_cap)
+                return 0; /* full: the caller judges the limit */
+            c->in = dmp_realloc(c->in, cap + 1);
+            c->in_cap = cap;
+        }
+    }
+    size_t room = c->in_cap - c->in_len;
+    ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        c->last_ms = dmp_now_ms();
+        if ((size_t)n < room)
+            c->can_read = 0; /* drained: the next arrival raises a new edge */
+        return 1;
+    }
+    if (n == 0)
+        return -1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->can_read = 0;
+        return 0;
+    }
+    if (errno == EINTR)
+        return 1;
+    return -1;
+}
+
+/* Writes what is queued. 1: all written; 0: the socket is full (wait); -1: failed. */
+static int conn_flush(nconn_t *c)
+{
+    while (c->out_off < c->out_len) {
+        if (!c->can_write)
+            return 0;
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            c->last_ms = dmp_now_ms();
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->can_write = 0;
+            return 0;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return -1;
+    }
+    c->out_off = c->out_len = 0;
+    return 1;
+}
+
+static void ip_release(struct dmp_native *nat, const char *addr);
+
+static void conn_close(nconn_t *c, int completed)
+{
+    nloop_t *lp = c->lp;
+    struct dmp_native *nat = lp->nat;
+    if (c->fiber != NULL) {
+        /* Never with a parked fiber: it points at this connection. Callers check. */
+        c->peer_gone = 1;
+        return;
+    }
+    if (c->pump != NULL) {
+        dmp_http_pump_done(c->pump);
+        c->pump = NULL;
+    }
+    request_end(c, completed);
+    pthread_mutex_lock(&lp->mu);
+    if (c->queued) {
+        for (nconn_t **pp = &lp->wq; *pp; pp = &(*pp)->wnext)
+            if (*pp == c) {
+                *pp = c->wnext;
+                break;
+            }
+        c->queued = 0;
+    }
+    pthread_mutex_unlock(&lp->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (lp->conns == c)
+        lp->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    close(c->fd);
+    ip_release(nat, c->addr);
+    atomic_fetch_sub(&nat->nconns, 1);
+    dmp_free(c->in);
+    dmp_free(c->out);
+    dmp_free(c->head);
+    dmp_free(c->qvals);
+    dmp_free(c);
+}
+
+/* After a closing reply: stop writing, read and drop input until EOF or LINGER_MS. */
+static void conn_linger(nconn_t *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    request_end(c, 1);
+    c->st = NC_LINGER;
+    c->linger_until = dmp_now_ms() + LINGER_MS;
+    c->can_read = 1;
+}
+
+/* Takes the head of the next request from the input, if it is all there. 1: a request
+ * started (state moved on); 0: more input needed; -1: an error reply was queued. */
+static int take_head(nconn_t *c)
+{
+    /* RFC 9112 2.2: empty lines before a request line are ignored */
+    while (c->in_pos < c->in_len && (c->in[c->in_pos] == '\r' || c->in[c->in_pos] == '\n'))
+        c->in_pos++;
+    const char *b = c->in + c->in_pos;
+    size_t len = c->in_len - c->in_pos;
+    size_t hlen = 0;
+    for (const char *q = memchr(b, '\n', len); q != NULL;
+         q = memchr(q + 1, '\n', len - (size_t)(q + 1 - b))) {
+        size_t at = (size_t)(q - b);
+        if (at + 1 < len && b[at + 1] == '\n') {
+            hlen = at + 2;
+            break;
+        }
+        if (at + 2 < len && b[at + 1] == '\r' && b[at + 2] == '\n') {
+            hlen = at + 3;
+            break;
+        }
+        if (at + 1 >= len)
+            break;
+    }
+    if (hlen == 0) {
+        if (len >= HEAD_MAX) {
+            int no_line = memchr(b, '\n', len) == NULL;
+            send_problem(c, no_line ? 414 : 431, "DMP_LIMIT",
+                         no_line ? "the request line is longer than 32 KiB"
+                                 : "the request head is larger than 32 KiB",
+                         1);
+            return -1;
+        }
+        return 0;
+    }
+    if (hlen > HEAD_MAX) {
+        send_problem(c, 431, "DMP_LIMIT", "the request head is larger than 32 KiB", 1);
+        return -1;
+    }
+    if (c->head_cap < hlen + 1) {
+        dmp_free(c->head);
+        c->head = dmp_malloc(hlen + 1);
+        c->head_cap = hlen + 1;
+    }
+    memcpy(c->head, b, hlen);
+    c->in_pos += hlen;
+    if (parse_head(c, c->head, hlen) != 0)
+        return -1;
+    if (c->chunked)
+        c->st = NC_CHUNK;
+    else if (c->remaining > 0)
+        c->st = NC_BODY;
+    else
+        request_run(c);
+    return 1;
+}
+
+/* Moves body bytes from the input to the request. 1: the body is complete (the handler
+ * ran); 0: more input needed; -1: an error reply was queued. */
+static int take_body(nconn_t *c)
+{
+    size_t avail = c->in_len - c->in_pos;
+    size_t k = avail < c->remaining ? avail : (size_t)c->remaining;
+    if (k > 0) {
+        dmp_buf_append(&c->rctx.body, c->in + c->in_pos, k);
+        c->in_pos += k;
+        c->remaining -= k;
+    }
+    if (c->remaining > 0)
+        return 0;
+    request_run(c);
+    return 1;
+}
+
+static int take_chunked(nconn_t *c)
+{
+    dmp_http_server_t *srv = c->lp->nat->srv;
+    for (;;) {
+        const char *b = c->in + c->in_pos;
+        size_t avail = c->in_len - c->in_pos;
+        if (c->chunk_st == CH_DATA) {
+            size_t k = avail < c->remaining ? avail : (size_t)c->remaining;
+            if (k > 0) {
+                if (c->rctx.body.len + k > srv->conf.max_body_bytes) {
+                    char msg[160];
+                    snprintf(msg, sizeof(msg), "request body exceeds the limit of %zu bytes",
+                             srv->conf.max_body_bytes);
+                    send_problem(c, 413, "DMP_LIMIT", msg, 1);
+                    return -1;
+                }
+                dmp_buf_append(&c->rctx.body, b, k);
+                c->in_pos += k;
+                c->remaining -= k;
+            }
+            if (c->remaining > 0)
+                return 0;
+            c->chunk_st = CH_DATA_END;
+            continue;
+        }
+        const char *nl = memchr(b, '\n', avail);
+        if (nl == NULL) {
+            if (avail > LINE_MAX_CHUNK) {
+                send_problem(c, 400, "DMP_INVALID", "malformed chunked body", 1);
+                return -1;
+            }
+            return 0;
+        }
+        size_t ll = (size_t)(nl - b);
+        size_t line_len = ll > 0 && b[ll - 1] == '\r' ? ll - 1 : ll;
+        c->in_pos += ll + 1;
+        if (c->chunk_st == CH_DATA_END) {
+            if (line_len != 0) {
+                send_problem(c, 400, "DMP_INVALID", "malformed chunked body", 1);
+                return -1;
+            }
+            c->chunk_st = CH_SIZE;
+        } else if (c->chunk_st == CH_SIZE) {
+            uint64_t v = 0;
+            size_t i = 0;
+            int h;
+            for (; i < line_len && (h = hexval((unsigned char)b[i])) >= 0; i++) {
+                if (v > (UINT64_MAX >> 4)) {
+                    send_problem(c, 400, "DMP_INVALID", "chunk size overflows", 1);
+                    return -1;
+                }
+                v = v * 16 + (uint64_t)h;
+            }
+            if (i == 0 || (i < line_len && b[i] != ';' && b[i] != ' ' && b[i] != '\t')) {
+                send_problem(c, 400, "DMP_INVALID", "malformed chunk size", 1);
+                return -1;
+            }
+            c->remaining = v;
+            c->chunk_st = v == 0 ? CH_TRAILER : CH_DATA;
+        } else { /* CH_TRAILER: lines until the empty one */
+            if (line_len == 0) {
+                request_run(c);
+                return 1;
+            }
+        }
+    }
+}
+
+/* Moves the stream's bytes from the pump to the output. 1: progress; 0: wait; -1: the
+ * stream failed. */
+static int stream_pull(nconn_t *c)
+{
+    char buf[16 * 1024];
+    long n = dmp_http_pump_take(c->pump, buf, sizeof(buf), n_suspend);
+    if (n > 0) {
+        if (c->stream_chunked) {
+            char hex[24];
+            int hl = snprintf(hex, sizeof(hex), "%lx\r\n", (unsigned long)n);
+            out_put(c, hex, (size_t)hl);
+            out_put(c, buf, (size_t)n);
+            out_puts(c, "\r\n");
+        } else {
+            out_put(c, buf, (size_t)n);
+        }
+        return 1;
+    }
+    if (n == 0)
+        return 0;
+    if (n == -1) {
+        if (c->stream_chunked)
+            out_puts(c, "0\r\n\r\n");
+        c->stream_done = 1;
+        return 1;
+    }
+    return -1;
+}
+
+/* Drives c as far as it goes without waiting. */
+static void conn_drive(nconn_t *c)
+{
+    dmp_http_server_t *srv = c->lp->nat->srv;
+    for (;;) {
+        switch (c->st) {
+        case NC_HEAD:
+        case NC_BODY:
+        case NC_CHUNK: {
+            int r = conn_flush(c); /* a 100 Continue */
+            if (r < 0) {
+                conn_close(c, 0);
+                return;
+            }
+            if (r == 0)
+                return;
+            if (c->st == NC_HEAD)
+                r = take_head(c);
+            else if (c->st == NC_BODY)
+                r = take_body(c);
+            else
+                r = take_chunked(c);
+            if (r != 0)
+                continue;
+            size_t cap = c->st == NC_HEAD ? HEAD_MAX : BODY_READ;
+            int f = conn_fill(c, cap);
+            if (f < 0) {
+                conn_close(c, 0);
+                return;
+            }
+            if (f == 0) {
+                if (c->st == NC_HEAD && c->in_len - c->in_pos >= HEAD_MAX)
+                    continue; /* take_head answers 414/431 */
+                return;
+            }
+            continue;
+        }
+        case NC_RUN:
+            return; /* the fiber is parked; n_resume brings it back */
+        case NC_WRITE: {
+            int r = conn_flush(c);
+            if (r < 0) {
+                conn_close(c, 0);
+                return;
+            }
+            if (r == 0)
+                return;
+            if (c->close_after) {
+                if (c->linger_after) {
+                    conn_linger(c);
+                    continue;
+                }
+                conn_close(c, 1);
+                return;
+            }
+            request_end(c, 1);
+            c->st = NC_HEAD;
+            c->last_ms = dmp_now_ms();
+            continue;
+        }
+        case NC_STREAM: {
+            int r = conn_flush(c);
+            if (r < 0) {
+                conn_close(c, 0);
+                return;
+            }
+            if (r == 0)
+                return;
+            if (c->stream_done) {
+                dmp_http_pump_done(c->pump);
+                c->pump = NULL;
+                c->st = NC_WRITE;
+                continue;
+            }
+            r = stream_pull(c);
+            if (r < 0) {
+                conn_close(c, 0);
+                return;
+            }
+            if (r == 0)
+                return;
+            continue;
+        }
+        case NC_LINGER: {
+            char drop[4096];
+            for (;;) {
+                ssize_t n = recv(c->fd, drop, sizeof(drop), 0);
+                if (n > 0)
+                    continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                    return;
+                if (n < 0 && errno == EINTR)
+                    continue;
+                conn_close(c, 1);
+                return;
+            }
+        }
+        default:
+            (void)srv;
+            return;
+        }
+    }
+}
+
+/* ---- accepting */
+
+static unsigned ip_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % IP_BUCKETS;
+}
+
+/* Counts a connection from addr; 0 when the per-address limit refuses it. */
+static int ip_acquire(struct dmp_native *nat, const char *addr)
+{
+    unsigned limit = nat->srv->conf.per_ip_limit;
+    unsigned b = ip_hash(addr);
+    pthread_mutex_lock(&nat->ip_mu);
+    ipent_t *e = nat->ips[b];
+    while (e != NULL && strcmp(e->addr, addr) != 0)
+        e = e->next;
+    if (e == NULL) {
+        e = dmp_calloc(1, sizeof(*e));
+        snprintf(e->addr, sizeof(e->addr), "%s", addr);
+        e->next = nat->ips[b];
+        nat->ips[b] = e;
+    }
+    int ok = limit == 0 || e->n < limit;
+    if (ok)
+        e->n++;
+    pthread_mutex_unlock(&nat->ip_mu);
+    return ok;
+}
+
+static void ip_release(struct dmp_native *nat, const char *addr)
+{
+    unsigned b = ip_hash(addr);
+    pthread_mutex_lock(&nat->ip_mu);
+    for (ipent_t **pp = &nat->ips[b]; *pp; pp = &(*pp)->next) {
+        ipent_t *e = *pp;
+        if (strcmp(e->addr, addr) == 0) {
+            if (--e->n == 0) {
+                *pp = e->next;
+                dmp_free(e);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&nat->ip_mu);
+}
+
+static void accept_some(nloop_t *lp)
+{
+    struct dmp_native *nat = lp->nat;
+    dmp_http_server_t *srv = nat->srv;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(nat->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                dmp_log(DMP_LOG_WARN, "accept failed", "error", strerror(errno), NULL);
+            return;
+        }
+        char addr[INET6_ADDRSTRLEN] = "";
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof(addr));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr));
+        if (atomic_fetch_add(&nat->nconns, 1) >= srv->conf.connection_limit) {
+            atomic_fetch_sub(&nat->nconns, 1);
+            dmp_log(DMP_LOG_WARN, "connection refused: connection limit reached", "remote",
+                    addr, NULL);
+            close(fd);
+            continue;
+        }
+        if (!ip_acquire(nat, addr)) {
+            atomic_fetch_sub(&nat->nconns, 1);
+            dmp_log(DMP_LOG_WARN, "connection refused: per-address limit reached", "remote",
+                    addr, NULL);
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        nconn_t *c = dmp_calloc(1, sizeof(*c));
+        c->fd = fd;
+        c->st = NC_NEW;
+        snprintf(c->addr, sizeof(c->addr), "%s", addr);
+        /* Round robin over the loops, so a burst of connections spreads over them. */
+        unsigned k = atomic_fetch_add(&nat->rr, 1) % NATIVE_THREADS;
+        c->lp = &nat->loops[k];
+        n_resume(c); /* the loop adopts it */
+    }
+}
+
+/* On c's loop: registers a new connection. */
+static void adopt(nconn_t *c)
+{
+    nloop_t *lp = c->lp;
+    c->st = NC_HEAD;
+    c->can_write = 1;
+    c->last_ms = dmp_now_ms();
+    c->next = lp->conns;
+    if (c->next)
+        c->next->prev = c;
+    lp->conns = c;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
+        conn_close(c, 0);
+}
+
+/* ---- the loop */
+
+static void take_wakeups(nloop_t *lp)
+{
+    uint64_t v;
+    ssize_t r = read(lp->evfd, &v, sizeof(v));
+    (void)r;
+    pthread_mutex_lock(&lp->mu);
+    nconn_t *list = lp->wq;
+    lp->wq = NULL;
+    lp->signalled = 0;
+    for (nconn_t *c = list; c; c = c->wnext)
+        c->queued = 0;
+    pthread_mutex_unlock(&lp->mu);
+    /* LIFO as queued; reverse for arrival order */
+    nconn_t *rev = NULL;
+    while (list) {
+        nconn_t *n = list->wnext;
+        list->wnext = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        nconn_t *c = rev;
+        rev = rev->wnext;
+        c->wnext = NULL;
+        if (c->st == NC_NEW) {
+            adopt(c);
+            continue;
+        }
+        if (c->st == NC_RUN && c->fiber != NULL) {
+            run_fiber(c);
+            if (c->fiber == NULL && c->peer_gone) {
+                conn_close(c, 0);
+                continue;
+            }
+        }
+        if (c->st != NC_RUN)
+            conn_drive(c);
+    }
+}
+
+static void sweep(nloop_t *lp, int64_t now)
+{
+    unsigned timeout_ms = lp->nat->srv->conf.timeout_s * 1000u;
+    nconn_t *c = lp->conns;
+    while (c) {
+        nconn_t *next = c->next;
+        int idle = now - c->last_ms > (int64_t)timeout_ms;
+        if (c->st == NC_LINGER && now > c->linger_until)
+            conn_close(c, 1);
+        else if (idle && (c->st == NC_HEAD || c->st == NC_BODY || c->st == NC_CHUNK ||
+                          c->st == NC_WRITE || (c->st == NC_STREAM && c->out_off < c->out_len)))
+            conn_close(c, 0); /* idle, too slow a client, or a subscriber that stopped reading */
+        c = next;
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    nloop_t *lp = arg;
+    struct dmp_native *nat = lp->nat;
+    struct epoll_event evs[64];
+    while (!atomic_load(&nat->quit)) {
+        int n = epoll_wait(lp->ep, evs, 64, 1000);
+        for (int i = 0; i < n; i++) {
+            void *ptr = evs[i].data.ptr;
+            if (ptr == (void *)lp) {
+                take_wakeups(lp);
+                continue;
+            }
+            if (ptr == (void *)nat) {
+                accept_some(lp);
+                continue;
+            }
+            nconn_t *c = ptr;
+            uint32_t e = evs[i].events;
+            if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->can_read = 1;
+            if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+                c->can_write = 1;
+            if (e & (EPOLLHUP | EPOLLERR))
+                c->peer_gone = 1;
+            if ((e & EPOLLRDHUP) && c->st == NC_STREAM)
+                c->peer_gone = 1; /* a subscriber does not half-close and go on reading */
+            if (c->st == NC_RUN)
+                continue; /* its fiber runs on when woken */
+            if (c->peer_gone && c->st == NC_STREAM) {
+                conn_close(c, 0); /* a subscriber went away */
+                continue;
+            }
+            conn_drive(c);
+        }
+        int64_t now = dmp_now_ms();
+        if (now - lp->last_sweep >= 1000) {
+            lp->last_sweep = now;
+            sweep(lp, now);
+        }
+    }
+    return NULL;
+}
+
+/* After every loop stopped: closes what is left (every fiber has finished: dmp_http_stop
+ * waited for them; a connection under a fiber that did not is left alone, never freed). */
+static void loop_drain(nloop_t *lp)
+{
+    take_wakeups(lp);
+    while (lp->conns) {
+        nconn_t *c = lp->conns;
+        if (c->fiber != NULL) {
+            lp->conns = c->next;
+            continue;
+        }
+        conn_close(c, 0);
+    }
+}
+
+int dmp_http_native_start(dmp_http_server_t *srv, const struct sockaddr_storage *ss,
+                          socklen_t sl, dmp_error_t *err)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return DMP_ERR(err, DMP_IO, "cannot listen on %s: %s", srv->conf.listen, strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        return DMP_ERR(err, DMP_IO, "cannot listen on %s: %s", srv->conf.listen,
+                       e == EADDRINUSE ? "address in use" : strerror(e));
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &bl);
+    srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    struct dmp_native *nat = dmp_calloc(1, sizeof(*nat));
+    nat->srv = srv;
+    nat->lfd = fd;
+    pthread_mutex_init(&nat->ip_mu, NULL);
+    int started = 0;
+    for (int i = 0; i < NATIVE_THREADS; i++) {
+        nloop_t *lp = &nat->loops[i];
+        lp->nat = nat;
+        pthread_mutex_init(&lp->mu, NULL);
+        lp->ep = epoll_create1(EPOLL_CLOEXEC);
+        lp->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lp};
+        struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = nat};
+        if (lp->ep < 0 || lp->evfd < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->evfd, &ev) != 0 ||
+            epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &lev) != 0)
+            break;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setstacksize(&a, 512 * 1024);
+        int rc = pthread_create(&lp->th, &a, loop_main, lp);
+        pthread_attr_destroy(&a);
+        if (rc != 0)
+            break;
+        started++;
+    }
+    srv->nat = nat;
+    if (started < NATIVE_THREADS) {
+        dmp_http_native_stop(srv);
+        return DMP_ERR(err, DMP_IO, "cannot start the HTTP loop threads");
+    }
+    return DMP_OK;
+}
+
+void dmp_http_native_stop(dmp_http_server_t *srv)
+{
+    struct dmp_native *nat = srv->nat;
+    if (nat == NULL)
+        return;
+    atomic_store(&nat->quit, 1);
+    for (int i = 0; i < NATIVE_THREADS; i++) {
+        nloop_t *lp = &nat->loops[i];
+        if (lp->evfd >= 0 && lp->th) {
+            uint64_t one = 1;
+            ssize_t w = write(lp->evfd, &one, sizeof(one));
+            (void)w;
+            pthread_join(lp->th, NULL);
+        }
+    }
+    for (int i = 0; i < NATIVE_THREADS; i++)
+        if (nat->loops[i].th)
+            loop_drain(&nat->loops[i]);
+    for (int i = 0; i < NATIVE_THREADS; i++) {
+        nloop_t *lp = &nat->loops[i];
+        if (lp->ep > 0)
+            close(lp->ep);
+        if (lp->evfd > 0)
+            close(lp->evfd);
+        pthread_mutex_destroy(&lp->mu);
+    }
+    close(nat->lfd);
+    for (int b = 0; b < IP_BUCKETS; b++)
+        while (nat->ips[b]) {
+            ipent_t *e = nat->ips[b];
+            nat->ips[b] = e->next;
+            dmp_free(e);
+        }
+    pthread_mutex_destroy(&nat->ip_mu);
+    dmp_free(nat);
+    srv->nat = NULL;
+}
