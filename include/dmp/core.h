@@ -114,6 +114,12 @@ DMP_EXPORT void dmp_log_set_json(int on); /* 1: JSON lines (default); 0: plain t
  * const char * (key, value, key, value, ..., NULL). Values are JSON-escaped. */
 DMP_EXPORT void dmp_log(dmp_log_level_t lvl, const char *msg, ...);
 DMP_EXPORT void dmp_logf(dmp_log_level_t lvl, const char *fmt, ...) DMP_PRINTF(2, 3);
+/* For a thread that serves many requests per wake-up: dmp_log_hold(1) makes this thread's
+ * info and debug lines gather (a warning or error writes them at once, in order);
+ * dmp_log_flush writes what gathered with one write(2) and must be called before the
+ * thread sleeps; dmp_log_hold(0) flushes and stops holding. */
+DMP_EXPORT void dmp_log_hold(int on);
+DMP_EXPORT void dmp_log_flush(void);
 
 /* ---- clocks */
 DMP_EXPORT int64_t dmp_now_ms(void);   /* wall clock, ms since the epoch */

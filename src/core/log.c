@@ -2,7 +2,9 @@
  * Must never print secrets: callers pass only what is safe to show.
  * A line is built in its thread's reusable buffer with the time formatted at most once per
  * millisecond per thread (one access-log line per request makes this a hot path), then
- * written with one write(2). */
+ * written with one write(2). A thread that serves many requests per wake-up (an HTTP loop)
+ * may hold its info and debug lines and write them with one write(2) before it sleeps
+ * (dmp_log_hold / dmp_log_flush): a held line waits for at most one pass of its loop. */
 #include "dmp/core.h"
 
 #include <pthread.h>
@@ -55,6 +57,43 @@ static dmp_buf_t *line_buf(void)
     return b;
 }
 
+/* Lines held by this thread (dmp_log_hold), or NULL. */
+static _Thread_local dmp_buf_t *held;
+#define HOLD_MAX (64 * 1024)
+
+static void write_all(const char *p, size_t n)
+{
+    pthread_mutex_lock(&log_mu);
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w <= 0)
+            break; /* nowhere to report a failed log write */
+        p += w;
+        n -= (size_t)w;
+    }
+    pthread_mutex_unlock(&log_mu);
+}
+
+void dmp_log_flush(void)
+{
+    if (held != NULL && held->len > 0) {
+        write_all(held->data, held->len);
+        dmp_buf_reset(held);
+    }
+}
+
+void dmp_log_hold(int on)
+{
+    if (on && held == NULL) {
+        held = dmp_calloc(1, sizeof(*held));
+    } else if (!on && held != NULL) {
+        dmp_log_flush();
+        dmp_buf_free(held);
+        dmp_free(held);
+        held = NULL;
+    }
+}
+
 static _Thread_local int64_t ts_ms = -1;
 static _Thread_local char ts_text[32];
 
@@ -97,10 +136,13 @@ static void emit(dmp_log_level_t lvl, const char *msg, va_list kv)
         }
     }
     dmp_buf_puts(&b, as_json ? "}\n" : "\n");
-    pthread_mutex_lock(&log_mu);
-    ssize_t w = write(STDERR_FILENO, b.data, b.len);
-    (void)w;
-    pthread_mutex_unlock(&log_mu);
+    if (held != NULL) {
+        dmp_buf_append(held, b.data, b.len);
+        if (lvl >= DMP_LOG_WARN || held->len >= HOLD_MAX)
+            dmp_log_flush(); /* warnings at once, in order after what is held */
+    } else {
+        write_all(b.data, b.len);
+    }
     if (bp == &own)
         dmp_buf_free(&b);
     else

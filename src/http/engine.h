@@ -104,6 +104,8 @@ dmp_http_fiber_t *dmp_http_fiber_new(dmp_http_server_t *srv, const dmp_http_conn
  * was called, and ops->resume(conn) will come from the waker. */
 int dmp_http_fiber_step(dmp_http_fiber_t *f, void (*suspend)(void *conn));
 void dmp_http_fiber_free(dmp_http_fiber_t *f);
+/* Hands this thread's idle fibers to the shared pool (runs by itself at thread exit). */
+void dmp_http_fiber_release_spares(void);
 
 /* Streaming responses (SSE): a pump thread runs the blocking producer into a buffer. */
 dmp_http_pump_t *dmp_http_pump_start(dmp_http_server_t *srv, const dmp_http_conn_ops_t *ops,

@@ -73,6 +73,8 @@ struct nconn {
     int st;
     nloop_t *lp;
     int can_read, can_write, peer_gone;
+    int rdhup; /* the peer shut its side: read on to the EOF */
+    size_t trailer_bytes;
     int64_t last_ms; /* last progress, for the timeout */
     char addr[INET6_ADDRSTRLEN];
     /* input: unconsumed bytes are in[pos, len) */
@@ -606,8 +608,17 @@ static int parse_head(nconn_t *c, char *h, size_t n)
             }
             clen = v;
         } else if (strcasecmp(p, "Transfer-Encoding") == 0) {
+            if (te != NULL) { /* two lines make a list of codings: only "chunked" is known */
+                send_problem(c, 501, "DMP_UNSUPPORTED",
+                             "only the chunked transfer coding is accepted", 1);
+                return -1;
+            }
             te = v;
         } else if (strcasecmp(p, "Host") == 0) {
+            if (host != NULL) {
+                send_problem(c, 400, "DMP_INVALID", "more than one Host header", 1);
+                return -1;
+            }
             host = v;
         } else if (strcasecmp(p, "Connection") == 0) {
             conn_hdr = v;
@@ -707,8 +718,9 @@ static int conn_fill(nconn_t *c, size_t want_cap)
     if (n > 0) {
         c->in_len += (size_t)n;
         c->last_ms = dmp_now_ms();
-        if ((size_t)n < room)
-            c->can_read = 0; /* drained: the next arrival raises a new edge */
+        if ((size_t)n < room && !c->rdhup)
+            c->can_read = 0; /* drained: the next arrival raises a new edge (the FIN's
+                              * edge may have come with these bytes: then read on) */
         return 1;
     }
     if (n == 0)
@@ -808,6 +820,8 @@ static int take_head(nconn_t *c)
     const char *b = c->in + c->in_pos;
     size_t len = c->in_len - c->in_pos;
     size_t hlen = 0;
+    if (len == 0)
+        return 0;
     for (const char *q = memchr(b, '\n', len); q != NULL;
          q = memchr(q + 1, '\n', len - (size_t)(q + 1 - b))) {
         size_t at = (size_t)(q - b);
@@ -844,6 +858,12 @@ static int take_head(nconn_t *c)
     }
     memcpy(c->head, b, hlen);
     c->in_pos += hlen;
+    if (memchr(c->head, '\0', hlen) != NULL) {
+        /* the parser works on strings: a NUL would end a line early, and could hide the
+         * headers after it */
+        send_problem(c, 400, "DMP_INVALID", "NUL byte in the request head", 1);
+        return -1;
+    }
     if (parse_head(c, c->head, hlen) != 0)
         return -1;
     if (c->chunked)
@@ -931,10 +951,17 @@ static int take_chunked(nconn_t *c)
             }
             c->remaining = v;
             c->chunk_st = v == 0 ? CH_TRAILER : CH_DATA;
-        } else { /* CH_TRAILER: lines until the empty one */
+            c->trailer_bytes = 0;
+        } else { /* CH_TRAILER: lines until the empty one, within the head's limit */
             if (line_len == 0) {
                 request_run(c);
                 return 1;
+            }
+            c->trailer_bytes += ll + 1;
+            if (c->trailer_bytes > HEAD_MAX) {
+                send_problem(c, 431, "DMP_LIMIT", "the chunked body's trailer is larger than "
+                             "32 KiB", 1);
+                return -1;
             }
         }
     }
@@ -1248,7 +1275,9 @@ static void *loop_main(void *arg)
     nloop_t *lp = arg;
     struct dmp_native *nat = lp->nat;
     struct epoll_event evs[64];
+    dmp_log_hold(1); /* one write(2) of the access-log lines per pass, not per request */
     while (!atomic_load(&nat->quit)) {
+        dmp_log_flush();
         int n = epoll_wait(lp->ep, evs, 64, 1000);
         for (int i = 0; i < n; i++) {
             void *ptr = evs[i].data.ptr;
@@ -1264,6 +1293,8 @@ static void *loop_main(void *arg)
             uint32_t e = evs[i].events;
             if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 c->can_read = 1;
+            if (e & EPOLLRDHUP)
+                c->rdhup = 1;
             if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
                 c->can_write = 1;
             if (e & (EPOLLHUP | EPOLLERR))
@@ -1284,6 +1315,7 @@ static void *loop_main(void *arg)
             sweep(lp, now);
         }
     }
+    dmp_log_hold(0);
     return NULL;
 }
 

@@ -413,7 +413,25 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 typedef dmp_http_fiber_t fiber_t;
 
 static __thread fiber_t *tls_fiber; /* the fiber running on this thread */
+/* A loop thread keeps a few idle fibers of its own (no lock per request); the rest go
+ * to the shared pool. When the thread ends, a key destructor hands its spares back. */
+#define FIBER_SPARE 8
+static __thread fiber_t *tls_spare;
+static __thread int tls_spare_n;
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t fiber_pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void spare_key_dtor(void *p)
+{
+    (void)p;
+    dmp_http_fiber_release_spares();
+}
+
+static void spare_key_make(void)
+{
+    pthread_key_create(&spare_key, spare_key_dtor);
+}
 static fiber_t *fiber_pool;
 static size_t fiber_pool_n;
 
@@ -436,14 +454,19 @@ static void fiber_entry(void)
 fiber_t *dmp_http_fiber_new(dmp_http_server_t *srv, const dmp_http_conn_ops_t *ops, void *conn,
                             dmp_http_rctx_t *rctx, const char *method, const char *url)
 {
-    fiber_t *f = NULL;
-    pthread_mutex_lock(&fiber_pool_mu);
-    if (fiber_pool != NULL) {
-        f = fiber_pool;
-        fiber_pool = f->next_free;
-        fiber_pool_n--;
+    fiber_t *f = tls_spare;
+    if (f != NULL) {
+        tls_spare = f->next_free;
+        tls_spare_n--;
+    } else {
+        pthread_mutex_lock(&fiber_pool_mu);
+        if (fiber_pool != NULL) {
+            f = fiber_pool;
+            fiber_pool = f->next_free;
+            fiber_pool_n--;
+        }
+        pthread_mutex_unlock(&fiber_pool_mu);
     }
-    pthread_mutex_unlock(&fiber_pool_mu);
     if (f == NULL) {
         void *st = mmap(NULL, FIBER_STACK, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -474,6 +497,16 @@ fiber_t *dmp_http_fiber_new(dmp_http_server_t *srv, const dmp_http_conn_ops_t *o
 
 void dmp_http_fiber_free(fiber_t *f)
 {
+    if (tls_spare_n < FIBER_SPARE) {
+        if (tls_spare_n == 0) {
+            pthread_once(&spare_once, spare_key_make);
+            pthread_setspecific(spare_key, (void *)1); /* the destructor runs at exit */
+        }
+        f->next_free = tls_spare;
+        tls_spare = f;
+        tls_spare_n++;
+        return;
+    }
     pthread_mutex_lock(&fiber_pool_mu);
     if (fiber_pool_n < FIBER_KEEP) {
         f->next_free = fiber_pool;
@@ -487,6 +520,29 @@ void dmp_http_fiber_free(fiber_t *f)
         pthread_mutex_destroy(&f->mu);
         pthread_cond_destroy(&f->cond);
         dmp_free(f);
+    }
+}
+
+void dmp_http_fiber_release_spares(void)
+{
+    while (tls_spare != NULL) {
+        fiber_t *f = tls_spare;
+        tls_spare = f->next_free;
+        tls_spare_n--;
+        pthread_mutex_lock(&fiber_pool_mu);
+        int keep = fiber_pool_n < FIBER_KEEP;
+        if (keep) {
+            f->next_free = fiber_pool;
+            fiber_pool = f;
+            fiber_pool_n++;
+        }
+        pthread_mutex_unlock(&fiber_pool_mu);
+        if (!keep) {
+            munmap(f->stack, FIBER_STACK);
+            pthread_mutex_destroy(&f->mu);
+            pthread_cond_destroy(&f->cond);
+            dmp_free(f);
+        }
     }
 }
 

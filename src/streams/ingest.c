@@ -472,9 +472,14 @@ static void gc_run(gc_t *g, gc_job_t *group, size_t nmsgs)
     }
     dmp_error_t err = {0};
     int rc = dmp_channel_append(g->ch, msgs, nmsgs, res, &err);
+    /* The fibers are woken after gc_mu is released (a wake-up may be a system call, and
+     * loop threads queueing the next group wait for gc_mu). A blocking caller's job stays
+     * valid only until gc_mu is released (its owner re-takes gc_mu first), a parked
+     * fiber's until it is woken: so the fibers are collected first. */
+    void *fib1[64], **fibers = fib1;
+    size_t nfib = 0, cap = sizeof(fib1) / sizeof(fib1[0]);
     pthread_mutex_lock(&gc_mu);
     k = 0;
-    /* Each job stays valid until gc_mu is released: its owner re-takes gc_mu first. */
     for (gc_job_t *jb = group; jb; jb = jb->next) {
         jb->rc = rc;
         if (rc == DMP_OK)
@@ -482,13 +487,27 @@ static void gc_run(gc_t *g, gc_job_t *group, size_t nmsgs)
         else if (jb->err != NULL)
             *jb->err = err;
         k += jb->n;
+        if (jb->fiber) {
+            if (nfib == cap) {
+                cap *= 2;
+                if (fibers == fib1) {
+                    fibers = dmp_malloc(cap * sizeof(*fibers));
+                    memcpy(fibers, fib1, sizeof(fib1));
+                } else {
+                    fibers = dmp_realloc(fibers, cap * sizeof(*fibers));
+                }
+            }
+            fibers[nfib++] = jb->fiber;
+        }
         jb->done = 1;
-        if (jb->fiber)
-            fiber_hooks.wake(jb->fiber);
-        else
+        if (!jb->fiber)
             pthread_cond_signal(&jb->cond);
     }
     pthread_mutex_unlock(&gc_mu);
+    for (size_t i = 0; i < nfib; i++)
+        fiber_hooks.wake(fibers[i]);
+    if (fibers != fib1)
+        dmp_free(fibers);
     dmp_free(msgs);
     dmp_free(res);
 }
@@ -496,8 +515,11 @@ static void gc_run(gc_t *g, gc_job_t *group, size_t nmsgs)
 static void gc_kick(gc_t *g);
 
 /* Leads one group (gc_mu held, no combiner active): takes the queue's head jobs, appends
- * them without gc_mu, completes them, then passes the role on. */
-static void gc_lead(gc_t *g)
+ * them without gc_mu, completes them, then passes the role on. Returns 1 when the next
+ * group is fibers' and a combiner thread called ('pool'): it leads that one too, rather
+ * than waking the other combiner thread for it (a futex wake-up and a context switch per
+ * group, docs/performance.md). */
+static int gc_lead(gc_t *g, int pool)
 {
     g->active = 1;
     gc_job_t *group = g->q_head, *last = group;
@@ -517,11 +539,14 @@ static void gc_lead(gc_t *g)
     g->active = 0;
     /* The next request in line leads the next group; a fiber's goes to a combiner thread. */
     if (g->q_head != NULL) {
-        if (g->q_head->fiber)
-            gc_kick(g);
-        else
+        if (!g->q_head->fiber)
             pthread_cond_signal(&g->q_head->cond);
+        else if (pool)
+            return 1;
+        else
+            gc_kick(g);
     }
+    return 0;
 }
 
 static void *gc_pool_main(void *arg)
@@ -533,8 +558,13 @@ static void *gc_pool_main(void *arg)
         gc_t *g = gc_pending;
         gc_pending = g->next_pending;
         g->queued = 0;
-        if (!g->active && g->q_head != NULL)
-            gc_lead(g);
+        int rounds = 0;
+        while (!g->active && g->q_head != NULL && gc_lead(g, 1)) {
+            if (++rounds == 64) { /* other channels' groups may be waiting: queue up again */
+                gc_kick(g);
+                break;
+            }
+        }
         gc_put(g);
     }
     return NULL;
@@ -596,7 +626,7 @@ static int gc_append(dmp_channel_t *ch, const dmp_channel_msg_t *msgs, size_t n,
         } else if (g->active || g->q_head != &job) {
             pthread_cond_wait(&job.cond, &gc_mu);
         } else {
-            gc_lead(g);
+            gc_lead(g, 0);
         }
     }
     int rc = job.rc;
