@@ -14,7 +14,7 @@
  * What it speaks: HTTP/1.1 and 1.0 (RFC 9112): keep-alive, pipelined requests (answered
  * in order), Content-Length and chunked request bodies, Expect: 100-continue, HEAD,
  * chunked streaming responses (SSE). Limits: the request head (request line and headers)
- * HEAD_MAX bytes and MAX_HEADERS lines (414 / 431), the body --max-body (413), the
+ * 32 KiB and 128 lines (414 / 431, http1.c), the body --max-body (413), the
  * connection count and per-address count (refused at accept), and --timeout seconds
  * without progress while reading a request or writing a reply. A malformed request gets a
  * 4xx problem+json and the connection is closed after it; bytes still arriving are read
@@ -36,12 +36,12 @@
 #include <unistd.h>
 
 #include "http/engine.h"
+#include "http/http1.h"
 
 /* Loop threads. A handler validating a large batch keeps its loop busy for milliseconds;
  * two loops per core of the 2-core target let the kernel balance that. */
 #define NATIVE_THREADS 4
-#define HEAD_MAX (32 * 1024) /* request line + headers, as libmicrohttpd's default pool */
-#define MAX_HEADERS 128
+#define HEAD_MAX DMP_HTTP1_HEAD_MAX
 #define IN_MIN 4096           /* first read buffer of a connection */
 #define BODY_READ (64 * 1024) /* read buffer while a large body streams in */
 #define LINE_MAX_CHUNK 1024   /* a chunk-size line with extensions */
@@ -64,10 +64,6 @@ enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 typedef struct nloop nloop_t;
 typedef struct nconn nconn_t;
 
-typedef struct nhdr {
-    const char *name, *value;
-} nhdr_t;
-
 struct nconn {
     int fd;
     int st;
@@ -83,14 +79,10 @@ struct nconn {
     /* the current request; head is a private copy of its head, cut into strings */
     char *head;
     size_t head_cap;
-    const char *method;
-    char *path;        /* percent-decoded (owned) */
-    const char *query; /* raw, without '?', or NULL */
-    nhdr_t hdrs[MAX_HEADERS];
-    int nhdrs;
+    dmp_http1_req_t req;
     char **qvals; /* decoded query values handed out (freed with the request) */
     int nq, qcap;
-    int http10, keep_alive, head_req, chunked, chunk_st, in_request;
+    int head_req, chunk_st, in_request;
     uint64_t remaining; /* body bytes (or bytes of the current chunk) still to come */
     dmp_http_rctx_t rctx;
     dmp_http_fiber_t *fiber;
@@ -144,51 +136,16 @@ static void conn_drive(nconn_t *c);
 static const char *n_header(void *cv, const char *name)
 {
     nconn_t *c = cv;
-    for (int i = 0; i < c->nhdrs; i++)
-        if (strcasecmp(c->hdrs[i].name, name) == 0)
-            return c->hdrs[i].value;
-    return NULL;
-}
-
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0, n) into out (room for n + 1); '+' is a space when plus is set.
- * An invalid escape is kept as it is. Returns the decoded length (may hold no NUL). */
-static size_t pct_decode(const char *s, size_t n, char *out, int plus)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (plus && s[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return o;
+    return dmp_http1_header(&c->req, name);
 }
 
 static const char *n_query(void *cv, const char *name)
 {
     nconn_t *c = cv;
-    if (c->query == NULL)
+    if (c->req.query == NULL)
         return NULL;
     size_t nl = strlen(name);
-    const char *p = c->query;
+    const char *p = c->req.query;
     while (*p) {
         const char *amp = strchr(p, '&');
         size_t plen = amp ? (size_t)(amp - p) : strlen(p);
@@ -196,12 +153,12 @@ static const char *n_query(void *cv, const char *name)
         size_t klen = eq ? (size_t)(eq - p) : plen;
         char kbuf[256];
         if (klen < sizeof(kbuf)) {
-            size_t kd = pct_decode(p, klen, kbuf, 1);
+            size_t kd = dmp_http1_pct_decode(p, klen, kbuf, 1);
             if (kd == nl && memcmp(kbuf, name, nl) == 0) {
                 const char *v = eq ? eq + 1 : p + plen;
                 size_t vlen = eq ? plen - klen - 1 : 0;
                 char *dv = dmp_malloc(vlen + 1);
-                pct_decode(v, vlen, dv, 1);
+                dmp_http1_pct_decode(v, vlen, dv, 1);
                 if (c->nq == c->qcap) {
                     c->qcap = c->qcap ? c->qcap * 2 : 8;
                     c->qvals = dmp_realloc(c->qvals, (size_t)c->qcap * sizeof(*c->qvals));
@@ -221,8 +178,8 @@ static void n_each_header(void *cv, int (*fn)(void *ud, const char *name, const 
                           void *ud)
 {
     nconn_t *c = cv;
-    for (int i = 0; i < c->nhdrs; i++)
-        if (fn(ud, c->hdrs[i].name, c->hdrs[i].value) != 0)
+    for (int i = 0; i < c->req.nhdrs; i++)
+        if (fn(ud, c->req.hdrs[i].name, c->req.hdrs[i].value) != 0)
             return;
 }
 
@@ -363,7 +320,7 @@ static void reply_head(nconn_t *c, int status, const dmp_http_resp_t *resp, int6
     }
     if (c->close_after)
         out_puts(c, "Connection: close\r\n");
-    else if (c->http10)
+    else if (c->req.http10)
         out_puts(c, "Connection: keep-alive\r\n");
     out_puts(c, "\r\n");
 }
@@ -386,12 +343,12 @@ static void send_resp(nconn_t *c, dmp_http_resp_t *resp)
                                    NULL, NULL);
         }
     }
-    if (resp->status == 413 || srv->stopping || !c->keep_alive)
+    if (resp->status == 413 || srv->stopping || !c->req.keep_alive)
         c->close_after = 1;
     c->rctx.status = resp->status;
     if (c->pump != NULL) {
-        c->stream_chunked = !c->http10;
-        if (c->http10)
+        c->stream_chunked = !c->req.http10;
+        if (c->req.http10)
             c->close_after = 1; /* the end of the stream is the end of the connection */
         reply_head(c, resp->status, resp, -1);
         c->st = NC_STREAM;
@@ -419,7 +376,7 @@ static void send_problem(nconn_t *c, int status, const char *code, const char *d
         c->in_request = 1;
         c->rctx.srv = c->lp->nat->srv;
         c->rctx.start_ns = dmp_mono_ns();
-        snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->method ? c->method : "-");
+        snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->req.method ? c->req.method : "-");
     }
     c->close_after = 1;
     c->linger_after = linger;
@@ -437,13 +394,12 @@ static void request_reset(nconn_t *c)
     for (int i = 0; i < c->nq; i++)
         dmp_free(c->qvals[i]);
     c->nq = 0;
-    dmp_free(c->path);
-    c->path = NULL;
-    c->method = NULL;
-    c->query = NULL;
-    c->nhdrs = 0;
+    dmp_http1_req_fini(&c->req);
+    c->req.method = NULL;
+    c->req.query = NULL;
+    c->req.nhdrs = 0;
     c->in_request = 0;
-    c->head_req = c->chunked = 0;
+    c->head_req = c->req.chunked = 0;
     c->stream_chunked = c->stream_done = 0;
 }
 
@@ -473,7 +429,7 @@ static void run_fiber(nconn_t *c)
 static void request_run(nconn_t *c)
 {
     dmp_http_server_t *srv = c->lp->nat->srv;
-    c->fiber = dmp_http_fiber_new(srv, &native_ops, c, &c->rctx, c->method, c->path);
+    c->fiber = dmp_http_fiber_new(srv, &native_ops, c, &c->rctx, c->req.method, c->req.path);
     if (c->fiber == NULL) {
         send_problem(c, 503, "DMP_UNAVAILABLE", "out of memory for a request", 0);
         return;
@@ -482,210 +438,31 @@ static void request_run(nconn_t *c)
     run_fiber(c);
 }
 
-static int is_tchar(int ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-/* Whether the comma-separated list v holds token (case-insensitive). */
-static int has_token(const char *v, const char *token)
-{
-    size_t tl = strlen(token);
-    while (*v) {
-        while (*v == ' ' || *v == '\t' || *v == ',')
-            v++;
-        const char *e = v;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
-            t--;
-        if ((size_t)(t - v) == tl && strncasecmp(v, token, tl) == 0)
-            return 1;
-        v = e;
-    }
-    return 0;
-}
-
 /* Parses the head in h[0, n) (ends with an empty line). 0 on success, else an error
  * reply was queued. */
 static int parse_head(nconn_t *c, char *h, size_t n)
 {
     dmp_http_server_t *srv = c->lp->nat->srv;
-    h[n] = '\0';
-    /* request line */
-    char *eol = strchr(h, '\n');
-    char *line_end = eol > h && eol[-1] == '\r' ? eol - 1 : eol;
-    *line_end = '\0';
-    char *sp1 = strchr(h, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (sp1 == NULL || sp2 == NULL || strchr(sp2 + 1, ' ') != NULL || sp1 == h) {
-        send_problem(c, 400, "DMP_INVALID", "malformed request line", 1);
+    dmp_http1_err_t e;
+    int rc = dmp_http1_parse_head(h, n, srv->conf.max_body_bytes, &c->req, &e);
+    if (c->req.method != NULL && c->req.path != NULL) {
+        /* the request is known: from here on it is logged */
+        c->in_request = 1;
+        c->rctx.srv = srv;
+        c->rctx.start_ns = dmp_mono_ns();
+        snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->req.method);
+        c->rctx.url = dmp_strndup(c->req.path, strnlen(c->req.path, 512));
+        c->head_req = strcmp(c->req.method, "HEAD") == 0;
+    }
+    if (rc != 0) {
+        send_problem(c, e.status, e.code, e.detail, 1);
         return -1;
     }
-    *sp1 = *sp2 = '\0';
-    for (char *p = h; *p; p++)
-        if (!is_tchar((unsigned char)*p)) {
-            send_problem(c, 400, "DMP_INVALID", "malformed request method", 1);
-            return -1;
-        }
-    c->method = h;
-    const char *version = sp2 + 1;
-    if (strcmp(version, "HTTP/1.1") == 0) {
-        c->http10 = 0;
-    } else if (strcmp(version, "HTTP/1.0") == 0) {
-        c->http10 = 1;
-    } else if (strncmp(version, "HTTP/", 5) == 0) {
-        send_problem(c, 505, "DMP_UNSUPPORTED", "only HTTP/1.1 and HTTP/1.0 are served", 1);
-        return -1;
-    } else {
-        send_problem(c, 400, "DMP_INVALID", "malformed request line", 1);
-        return -1;
-    }
-    char *target = sp1 + 1;
-    if (target[0] != '/') {
-        send_problem(c, 400, "DMP_INVALID", "the request target must be a path", 1);
-        return -1;
-    }
-    for (char *p = target; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-            send_problem(c, 400, "DMP_INVALID", "control character in the request target", 1);
-            return -1;
-        }
-    char *qm = strchr(target, '?');
-    size_t plen = qm ? (size_t)(qm - target) : strlen(target);
-    c->query = qm ? qm + 1 : NULL;
-    c->path = dmp_malloc(plen + 1);
-    if (pct_decode(target, plen, c->path, 0) != strlen(c->path)) {
-        send_problem(c, 400, "DMP_INVALID", "the request path holds an encoded NUL", 1);
-        return -1;
-    }
-    /* header lines */
-    c->nhdrs = 0;
-    const char *clen = NULL, *te = NULL, *host = NULL, *conn_hdr = NULL, *expect = NULL;
-    char *p = eol + 1;
-    for (;;) {
-        char *e = strchr(p, '\n');
-        if (e == NULL)
-            break;
-        char *le = e > p && e[-1] == '\r' ? e - 1 : e;
-        *le = '\0';
-        if (*p == '\0')
-            break; /* the empty line */
-        if (*p == ' ' || *p == '\t') {
-            send_problem(c, 400, "DMP_INVALID", "folded header lines are not accepted", 1);
-            return -1;
-        }
-        char *colon = strchr(p, ':');
-        if (colon == NULL || colon == p) {
-            send_problem(c, 400, "DMP_INVALID", "malformed header line", 1);
-            return -1;
-        }
-        *colon = '\0';
-        for (char *q = p; *q; q++)
-            if (!is_tchar((unsigned char)*q)) {
-                send_problem(c, 400, "DMP_INVALID", "malformed header name", 1);
-                return -1;
-            }
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        char *ve = v + strlen(v);
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            *--ve = '\0';
-        if (c->nhdrs == MAX_HEADERS) {
-            send_problem(c, 431, "DMP_LIMIT", "more than 128 header lines", 1);
-            return -1;
-        }
-        c->hdrs[c->nhdrs].name = p;
-        c->hdrs[c->nhdrs].value = v;
-        c->nhdrs++;
-        if (strcasecmp(p, "Content-Length") == 0) {
-            if (clen != NULL && strcmp(clen, v) != 0) {
-                send_problem(c, 400, "DMP_INVALID", "conflicting Content-Length headers", 1);
-                return -1;
-            }
-            clen = v;
-        } else if (strcasecmp(p, "Transfer-Encoding") == 0) {
-            if (te != NULL) { /* two lines make a list of codings: only "chunked" is known */
-                send_problem(c, 501, "DMP_UNSUPPORTED",
-                             "only the chunked transfer coding is accepted", 1);
-                return -1;
-            }
-            te = v;
-        } else if (strcasecmp(p, "Host") == 0) {
-            if (host != NULL) {
-                send_problem(c, 400, "DMP_INVALID", "more than one Host header", 1);
-                return -1;
-            }
-            host = v;
-        } else if (strcasecmp(p, "Connection") == 0) {
-            conn_hdr = v;
-        } else if (strcasecmp(p, "Expect") == 0) {
-            expect = v;
-        }
-        p = e + 1;
-    }
-    /* the request is known: from here on it is logged */
-    c->in_request = 1;
-    c->rctx.srv = srv;
-    c->rctx.start_ns = dmp_mono_ns();
-    snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->method);
-    c->rctx.url = dmp_strndup(c->path, strnlen(c->path, 512));
-    c->head_req = strcmp(c->method, "HEAD") == 0;
-    c->keep_alive = c->http10 ? (conn_hdr && has_token(conn_hdr, "keep-alive"))
-                              : !(conn_hdr && has_token(conn_hdr, "close"));
-    if (!c->http10 && host == NULL) {
-        send_problem(c, 400, "DMP_INVALID", "an HTTP/1.1 request needs a Host header", 1);
-        return -1;
-    }
-    c->chunked = 0;
-    c->remaining = 0;
-    if (te != NULL) {
-        if (c->http10 || strcasecmp(te, "chunked") != 0) {
-            send_problem(c, 501, "DMP_UNSUPPORTED",
-                         "only the chunked transfer coding is accepted", 1);
-            return -1;
-        }
-        if (clen != NULL) {
-            send_problem(c, 400, "DMP_INVALID",
-                         "both Transfer-Encoding and Content-Length were sent", 1);
-            return -1;
-        }
-        c->chunked = 1;
-        c->chunk_st = CH_SIZE;
-    } else if (clen != NULL) {
-        uint64_t v = 0;
-        const char *q = clen;
-        if (*q == '\0') {
-            send_problem(c, 400, "DMP_INVALID", "Content-Length is not a number", 1);
-            return -1;
-        }
-        for (; *q; q++) {
-            if (*q < '0' || *q > '9' || v > (UINT64_MAX - 9) / 10) {
-                send_problem(c, 400, "DMP_INVALID", "Content-Length is not a number", 1);
-                return -1;
-            }
-            v = v * 10 + (uint64_t)(*q - '0');
-        }
-        if (v > srv->conf.max_body_bytes) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "request body of %s bytes exceeds the limit of %zu bytes",
-                     clen, srv->conf.max_body_bytes);
-            send_problem(c, 413, "DMP_LIMIT", msg, 1);
-            return -1;
-        }
-        c->remaining = v;
-    }
-    if (expect != NULL) {
-        if (strcasecmp(expect, "100-continue") != 0) {
-            send_problem(c, 417, "DMP_INVALID", "only the 100-continue expectation is met", 1);
-            return -1;
-        }
-        if (!c->http10 && (c->chunked || c->remaining > 0) && c->in_pos == c->in_len)
-            out_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
-    }
+    c->remaining = c->req.length;
+    c->chunk_st = CH_SIZE;
+    if (c->req.expect_continue && (c->req.chunked || c->remaining > 0) &&
+        c->in_pos == c->in_len)
+        out_puts(c, "HTTP/1.1 100 Continue\r\n\r\n");
     return 0;
 }
 
@@ -814,28 +591,14 @@ static void conn_linger(nconn_t *c)
  * started (state moved on); 0: more input needed; -1: an error reply was queued. */
 static int take_head(nconn_t *c)
 {
+    if (c->in == NULL)
+        return 0; /* nothing read yet */
     /* RFC 9112 2.2: empty lines before a request line are ignored */
     while (c->in_pos < c->in_len && (c->in[c->in_pos] == '\r' || c->in[c->in_pos] == '\n'))
         c->in_pos++;
     const char *b = c->in + c->in_pos;
     size_t len = c->in_len - c->in_pos;
-    size_t hlen = 0;
-    if (len == 0)
-        return 0;
-    for (const char *q = memchr(b, '\n', len); q != NULL;
-         q = memchr(q + 1, '\n', len - (size_t)(q + 1 - b))) {
-        size_t at = (size_t)(q - b);
-        if (at + 1 < len && b[at + 1] == '\n') {
-            hlen = at + 2;
-            break;
-        }
-        if (at + 2 < len && b[at + 1] == '\r' && b[at + 2] == '\n') {
-            hlen = at + 3;
-            break;
-        }
-        if (at + 1 >= len)
-            break;
-    }
+    size_t hlen = dmp_http1_head_end(b, len);
     if (hlen == 0) {
         if (len >= HEAD_MAX) {
             int no_line = memchr(b, '\n', len) == NULL;
@@ -858,15 +621,9 @@ static int take_head(nconn_t *c)
     }
     memcpy(c->head, b, hlen);
     c->in_pos += hlen;
-    if (memchr(c->head, '\0', hlen) != NULL) {
-        /* the parser works on strings: a NUL would end a line early, and could hide the
-         * headers after it */
-        send_problem(c, 400, "DMP_INVALID", "NUL byte in the request head", 1);
-        return -1;
-    }
     if (parse_head(c, c->head, hlen) != 0)
         return -1;
-    if (c->chunked)
+    if (c->req.chunked)
         c->st = NC_CHUNK;
     else if (c->remaining > 0)
         c->st = NC_BODY;
@@ -935,17 +692,8 @@ static int take_chunked(nconn_t *c)
             }
             c->chunk_st = CH_SIZE;
         } else if (c->chunk_st == CH_SIZE) {
-            uint64_t v = 0;
-            size_t i = 0;
-            int h;
-            for (; i < line_len && (h = hexval((unsigned char)b[i])) >= 0; i++) {
-                if (v > (UINT64_MAX >> 4)) {
-                    send_problem(c, 400, "DMP_INVALID", "chunk size overflows", 1);
-                    return -1;
-                }
-                v = v * 16 + (uint64_t)h;
-            }
-            if (i == 0 || (i < line_len && b[i] != ';' && b[i] != ' ' && b[i] != '\t')) {
+            uint64_t v;
+            if (dmp_http1_chunk_size(b, line_len, &v) != 0) {
                 send_problem(c, 400, "DMP_INVALID", "malformed chunk size", 1);
                 return -1;
             }

@@ -91,6 +91,9 @@ await check('typing a schema field shows the product as you type', async () => {
   // The list starts with every product; once the query ran only matches remain, each
   // saying why it matched.
   await page.locator('.result .chip', { hasText: /^schema:part/ }).first().waitFor({ timeout: 10000 });
+  // A shorter prefix typed on the way ('pa', 'par') may match more products: wait for the
+  // query of the whole word to settle the list.
+  await page.locator('#result-count', { hasText: /^1 product$/ }).waitFor({ timeout: 10000 });
   const names = await page.locator('.result h2 a').allTextContents();
   expect(names.length === 1 && names[0] === 'visitors', `results: ${names}`);
   await page.screenshot({ path: join(artifacts, 'webui-search.png'), fullPage: true });
