@@ -76,7 +76,6 @@ typedef struct dmp_http_rctx {
 struct dmp_http_fiber {
     dmp_ctx_t ctx;  /* the fiber */
     dmp_ctx_t back; /* the loop thread that runs it */
-    void *stack;
     dmp_http_server_t *srv;
     const dmp_http_conn_ops_t *ops;
     void *conn;
@@ -84,15 +83,17 @@ struct dmp_http_fiber {
     dmp_http_rctx_t *rctx;
     dmp_http_resp_t resp; /* the handler's reply, once finished */
     int finished;
-    pthread_mutex_t mu;   /* woken, suspended */
-    pthread_cond_t cond;  /* woken, while the server stops (no suspension then) */
-    int woken, suspended, in_susp;
+    int woken, suspended, in_susp; /* under mu */
     struct dmp_http_fiber *next_free;
 #ifdef DMP_FIBER_ASAN
     void *fake_stack;
     const void *back_bottom;
     size_t back_size;
 #endif
+    /* From here on, kept while the fiber waits in a pool for its next request. */
+    void *stack;
+    pthread_mutex_t mu;  /* woken, suspended */
+    pthread_cond_t cond; /* woken, while the server stops (no suspension then) */
 };
 
 /* A fiber for one request (NULL when out of memory). */

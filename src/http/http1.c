@@ -91,7 +91,9 @@ int dmp_http1_chunk_size(const char *line, size_t len, uint64_t *size)
             return -1;
         v = v * 16 + (uint64_t)h;
     }
-    if (i == 0 || (i < len && line[i] != ';' && line[i] != ' ' && line[i] != '\t'))
+    while (i < len && (line[i] == ' ' || line[i] == '\t')) /* whitespace before ';' */
+        i++;
+    if (i == 0 || (i < len && line[i] != ';'))
         return -1;
     *size = v;
     return 0;
@@ -182,6 +184,8 @@ int dmp_http1_parse_head(char *h, size_t n, uint64_t max_body, dmp_http1_req_t *
             if (!is_tchar((unsigned char)*q))
                 return refuse(e, 400, "DMP_INVALID", "malformed header name");
         char *v = colon + 1;
+        if (strchr(v, '\r') != NULL) /* a bare CR is a line end to some parsers */
+            return refuse(e, 400, "DMP_INVALID", "a bare CR in a header line");
         while (*v == ' ' || *v == '\t')
             v++;
         char *ve = v + strlen(v);

@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,8 @@
 #define LINE_MAX_CHUNK 1024   /* a chunk-size line with extensions */
 #define LINGER_MS 2000        /* reading and dropping input after a closing error reply */
 #define ACCEPT_BATCH 32
+#define SHRINK_ABOVE (64 * 1024) /* buffers over this are freed between requests */
+#define ACCEPT_PAUSE_MS 500      /* a loop stops accepting this long after accept fails */
 
 enum {
     NC_NEW,    /* accepted, not yet on its loop */
@@ -72,6 +75,8 @@ struct nconn {
     int rdhup; /* the peer shut its side: read on to the EOF */
     size_t trailer_bytes;
     int64_t last_ms; /* last progress, for the timeout */
+    int64_t head_ms; /* when the first byte of the current request head came (0: none) */
+    size_t head_scan; /* bytes of the head already searched for its end */
     char addr[INET6_ADDRSTRLEN];
     /* input: unconsumed bytes are in[pos, len) */
     char *in;
@@ -107,7 +112,10 @@ struct nloop {
     nconn_t *wq;        /* woken and adopted connections */
     int signalled;      /* evfd written since wq was last taken */
     nconn_t *conns;
+    nconn_t **batch; /* take_wakeups' copy of the queue */
+    size_t batch_cap;
     int64_t last_sweep;
+    int64_t accept_paused_until; /* not listening until then (0: listening) */
 };
 
 typedef struct ipent {
@@ -124,6 +132,7 @@ struct dmp_native {
     atomic_int quit;
     atomic_uint nconns;
     atomic_uint rr; /* round-robin loop for the next accepted connection */
+    _Atomic int64_t accept_warned; /* when "accept failed" was last logged */
     pthread_mutex_t ip_mu;
     ipent_t *ips[IP_BUCKETS];
     nloop_t loops[NATIVE_THREADS];
@@ -409,6 +418,17 @@ static void request_end(nconn_t *c, int completed)
     if (c->in_request)
         dmp_http_access_log(&c->rctx, c->addr, completed);
     request_reset(c);
+    /* A large reply or body must not pin its buffer for the connection's life. */
+    if (c->out_cap > SHRINK_ABOVE && c->out_off == c->out_len) {
+        dmp_free(c->out);
+        c->out = NULL;
+        c->out_cap = c->out_len = c->out_off = 0;
+    }
+    if (c->in_cap > SHRINK_ABOVE && c->in_pos == c->in_len) {
+        dmp_free(c->in);
+        c->in = NULL;
+        c->in_cap = c->in_len = c->in_pos = 0;
+    }
 }
 
 static void run_fiber(nconn_t *c)
@@ -598,7 +618,17 @@ static int take_head(nconn_t *c)
         c->in_pos++;
     const char *b = c->in + c->in_pos;
     size_t len = c->in_len - c->in_pos;
-    size_t hlen = dmp_http1_head_end(b, len);
+    if (len == 0)
+        return 0;
+    if (c->head_ms == 0)
+        c->head_ms = dmp_now_ms();
+    /* Search only what is new (and the 3 bytes before it, where a line end may begin):
+     * a head dripped in tiny reads must not be rescanned whole each time. */
+    size_t from = c->head_scan > 3 ? c->head_scan - 3 : 0;
+    size_t hlen = len > from ? dmp_http1_head_end(b + from, len - from) : 0;
+    if (hlen > 0)
+        hlen += from;
+    c->head_scan = hlen > 0 ? 0 : len;
     if (hlen == 0) {
         if (len >= HEAD_MAX) {
             int no_line = memchr(b, '\n', len) == NULL;
@@ -621,6 +651,7 @@ static int take_head(nconn_t *c)
     }
     memcpy(c->head, b, hlen);
     c->in_pos += hlen;
+    c->head_ms = 0;
     if (parse_head(c, c->head, hlen) != 0)
         return -1;
     if (c->req.chunked)
@@ -906,10 +937,22 @@ static void accept_some(nloop_t *lp)
         socklen_t sl = sizeof(ss);
         int fd = accept4(nat->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            int e = errno;
+            if (e == EINTR || e == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                dmp_log(DMP_LOG_WARN, "accept failed", "error", strerror(errno), NULL);
+            if (e == EAGAIN || e == EWOULDBLOCK)
+                return;
+            /* Out of descriptors (or another failure): the connection stays in the
+             * backlog and the level-triggered listener would wake this loop at once, so
+             * the loop stops listening for ACCEPT_PAUSE_MS (as nginx does). */
+            int64_t now = dmp_now_ms();
+            if (lp->accept_paused_until == 0 &&
+                epoll_ctl(lp->ep, EPOLL_CTL_DEL, nat->lfd, NULL) == 0)
+                lp->accept_paused_until = now + ACCEPT_PAUSE_MS;
+            if (now - atomic_load(&nat->accept_warned) >= 1000) {
+                atomic_store(&nat->accept_warned, now);
+                dmp_log(DMP_LOG_WARN, "accept failed", "error", strerror(e), NULL);
+            }
             return;
         }
         char addr[INET6_ADDRSTRLEN] = "";
@@ -967,25 +1010,29 @@ static void take_wakeups(nloop_t *lp)
     uint64_t v;
     ssize_t r = read(lp->evfd, &v, sizeof(v));
     (void)r;
+    /* The queue is copied out under the lock and its links are cleared there: once a
+     * connection is off the queue (queued = 0) a waker may queue it again at once, so
+     * nothing may walk its old links after the lock is released. */
     pthread_mutex_lock(&lp->mu);
-    nconn_t *list = lp->wq;
+    size_t n = 0;
+    for (nconn_t *c = lp->wq; c; c = c->wnext)
+        n++;
+    if (n > lp->batch_cap) {
+        lp->batch_cap = n * 2;
+        lp->batch = dmp_realloc(lp->batch, lp->batch_cap * sizeof(*lp->batch));
+    }
+    size_t k = n;
+    for (nconn_t *c = lp->wq, *next; c; c = next) { /* LIFO as queued: fill from the end */
+        next = c->wnext;
+        c->wnext = NULL;
+        c->queued = 0;
+        lp->batch[--k] = c;
+    }
     lp->wq = NULL;
     lp->signalled = 0;
-    for (nconn_t *c = list; c; c = c->wnext)
-        c->queued = 0;
     pthread_mutex_unlock(&lp->mu);
-    /* LIFO as queued; reverse for arrival order */
-    nconn_t *rev = NULL;
-    while (list) {
-        nconn_t *n = list->wnext;
-        list->wnext = rev;
-        rev = list;
-        list = n;
-    }
-    while (rev) {
-        nconn_t *c = rev;
-        rev = rev->wnext;
-        c->wnext = NULL;
+    for (size_t i = 0; i < n; i++) {
+        nconn_t *c = lp->batch[i];
         if (c->st == NC_NEW) {
             adopt(c);
             continue;
@@ -1011,6 +1058,8 @@ static void sweep(nloop_t *lp, int64_t now)
         int idle = now - c->last_ms > (int64_t)timeout_ms;
         if (c->st == NC_LINGER && now > c->linger_until)
             conn_close(c, 1);
+        else if (c->st == NC_HEAD && c->head_ms != 0 && now - c->head_ms > (int64_t)timeout_ms)
+            conn_close(c, 0); /* a head dripped a byte at a time: bounded as a whole */
         else if (idle && (c->st == NC_HEAD || c->st == NC_BODY || c->st == NC_CHUNK ||
                           c->st == NC_WRITE || (c->st == NC_STREAM && c->out_off < c->out_len)))
             conn_close(c, 0); /* idle, too slow a client, or a subscriber that stopped reading */
@@ -1026,11 +1075,27 @@ static void *loop_main(void *arg)
     dmp_log_hold(1); /* one write(2) of the access-log lines per pass, not per request */
     while (!atomic_load(&nat->quit)) {
         dmp_log_flush();
-        int n = epoll_wait(lp->ep, evs, 64, 1000);
+        int wait_ms = 1000;
+        if (lp->accept_paused_until != 0) {
+            int64_t left = lp->accept_paused_until - dmp_now_ms();
+            if (left <= 0) {
+                struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = nat};
+                if (epoll_ctl(lp->ep, EPOLL_CTL_ADD, nat->lfd, &lev) == 0)
+                    lp->accept_paused_until = 0;
+                else
+                    lp->accept_paused_until = dmp_now_ms() + ACCEPT_PAUSE_MS;
+            } else if (left < wait_ms) {
+                wait_ms = (int)left;
+            }
+        }
+        int n = epoll_wait(lp->ep, evs, 64, wait_ms);
+        int woken = 0;
         for (int i = 0; i < n; i++) {
             void *ptr = evs[i].data.ptr;
             if (ptr == (void *)lp) {
-                take_wakeups(lp);
+                /* after this batch's events: a wake-up may close a connection whose
+                 * event is further down evs[] */
+                woken = 1;
                 continue;
             }
             if (ptr == (void *)nat) {
@@ -1057,6 +1122,8 @@ static void *loop_main(void *arg)
             }
             conn_drive(c);
         }
+        if (woken)
+            take_wakeups(lp);
         int64_t now = dmp_now_ms();
         if (now - lp->last_sweep >= 1000) {
             lp->last_sweep = now;
@@ -1105,6 +1172,13 @@ int dmp_http_native_start(dmp_http_server_t *srv, const struct sockaddr_storage 
     nat->srv = srv;
     nat->lfd = fd;
     pthread_mutex_init(&nat->ip_mu, NULL);
+    /* Each connection is a descriptor: raise the soft limit to the hard one, so the
+     * default connection limit (1024) fits beside the logs and stores. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     int started = 0;
     for (int i = 0; i < NATIVE_THREADS; i++) {
         nloop_t *lp = &nat->loops[i];
@@ -1159,6 +1233,7 @@ void dmp_http_native_stop(dmp_http_server_t *srv)
         if (lp->evfd > 0)
             close(lp->evfd);
         pthread_mutex_destroy(&lp->mu);
+        dmp_free(lp->batch);
     }
     close(nat->lfd);
     for (int b = 0; b < IP_BUCKETS; b++)

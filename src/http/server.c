@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -101,7 +102,9 @@ const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_match
             if (!ok || *p || *u)
                 continue;
             *path_matched = 1;
-            if (strcmp(r->method, req->method) != 0)
+            /* HEAD is served by the GET route (the engine sends no body) */
+            if (strcmp(r->method, req->method) != 0 &&
+                !(strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
                 continue;
             req->nparams = n;
             for (int i = 0; i < n; i++) {
@@ -478,13 +481,7 @@ fiber_t *dmp_http_fiber_new(dmp_http_server_t *srv, const dmp_http_conn_ops_t *o
         pthread_mutex_init(&f->mu, NULL);
         pthread_cond_init(&f->cond, NULL);
     }
-    void *stack = f->stack;
-    pthread_mutex_t mu = f->mu;
-    pthread_cond_t cond = f->cond;
-    memset(f, 0, sizeof(*f));
-    f->stack = stack;
-    f->mu = mu;
-    f->cond = cond;
+    memset(f, 0, offsetof(fiber_t, stack)); /* not the stack, mutex and condition */
     f->srv = srv;
     f->ops = ops;
     f->conn = conn;
@@ -812,14 +809,20 @@ void dmp_http_stop(dmp_http_server_t *srv)
         pthread_mutex_unlock(&p->mu);
     }
     pthread_mutex_unlock(&srv->mu);
+    int n = 0;
     for (int i = 0; i < 30000; i++) {
-        pthread_mutex_lock(&srv->mu);
-        int n = srv->n_susp;
-        pthread_mutex_unlock(&srv->mu);
+        n = atomic_load(&srv->n_susp);
         if (n == 0)
             break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
+    }
+    if (n != 0) {
+        /* A waker may still come for those: freeing the engine under it would be worse
+         * than leaving it to the process's exit. */
+        dmp_log(DMP_LOG_ERROR, "HTTP server stop: requests still waiting after 30 s; "
+                "leaving the engine running", NULL);
+        return;
     }
     if (srv->d != NULL)
         dmp_http_mhd_stop(srv);
