@@ -23,14 +23,50 @@ int64_t dmp_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10 % 10);
+    o[1] = (char)('0' + v % 10);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ". Every event envelope, access-log line and audit record
+ * carries one, so the seconds part is kept per thread and only the milliseconds are
+ * written anew within the same second (no gmtime_r and no snprintf per call). */
 void dmp_time_format(int64_t ms, char out[32])
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-             tm.tm_sec % 100, (int)(ms % 1000));
+    static _Thread_local int64_t cached_secs = -1;
+    static _Thread_local char cached[20];
+    int64_t secs = ms / 1000;
+    int frac = (int)(ms % 1000);
+    if (ms < 0) { /* before 1970: floor, so the milliseconds stay positive */
+        secs = (ms - 999) / 1000;
+        frac = (int)(ms - secs * 1000);
+    }
+    if (secs != cached_secs || ms < 0) {
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        int y = (tm.tm_year + 1900) % 10000;
+        put2(cached, y / 100);
+        put2(cached + 2, y % 100);
+        cached[4] = '-';
+        put2(cached + 5, tm.tm_mon + 1);
+        cached[7] = '-';
+        put2(cached + 8, tm.tm_mday);
+        cached[10] = 'T';
+        put2(cached + 11, tm.tm_hour);
+        cached[13] = ':';
+        put2(cached + 14, tm.tm_min);
+        cached[16] = ':';
+        put2(cached + 17, tm.tm_sec);
+        cached[19] = '.';
+        cached_secs = ms < 0 ? -1 : secs;
+    }
+    memcpy(out, cached, 20);
+    out[20] = (char)('0' + frac / 100);
+    put2(out + 21, frac % 100);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 static int digits(const char *s, int n, int *out)

@@ -227,9 +227,16 @@ void dmp_audit_record(dmp_audit_t *a, const char *principal, const char *product
     put_field(b, ",\"port\":", port);
     put_field(b, ",\"action\":", action);
     put_field(b, ",\"outcome\":", outcome);
-    char st[32];
-    int n = snprintf(st, sizeof(st), ",\"status\":%d}", status);
-    dmp_buf_append(b, st, (size_t)n);
+    char st[24];
+    int k = sizeof(st);
+    st[--k] = '}';
+    unsigned u = status > 0 ? (unsigned)status : 0;
+    do {
+        st[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    dmp_buf_puts(b, ",\"status\":");
+    dmp_buf_append(b, st + k, sizeof(st) - (size_t)k);
     a->head = (a->head + 1) % a->cap;
     if (a->count < a->cap)
         a->count++;

@@ -202,9 +202,11 @@ static dmp_stream_port_t *resolve_port(dmp_http_req_t *req, dmp_http_resp_t *res
     const char *domain = dmp_http_param(req, "domain"), *name = dmp_http_param(req, "name");
     const char *port = dmp_http_param(req, "port");
     char pbuf[256]; /* "domain/name"; a longer one is allocated */
-    size_t plen = strlen(domain) + strlen(name) + 2;
+    size_t dl = strlen(domain), nl = strlen(name), plen = dl + nl + 2;
     char *product = plen <= sizeof(pbuf) ? pbuf : dmp_malloc(plen);
-    snprintf(product, plen, "%s/%s", domain, name);
+    memcpy(product, domain, dl);
+    product[dl] = '/';
+    memcpy(product + dl + 1, name, nl + 1);
     dmp_stream_port_t *p = resolve_named(req, resp, action, view, domain, name, port, product);
     if (product != pbuf)
         dmp_free(product);
