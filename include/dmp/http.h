@@ -1,10 +1,11 @@
-/* http.h -- the HTTP API server (libmicrohttpd): routing, limits, problem+json
- * errors, one structured log line per request.
+/* http.h -- the HTTP API server: routing, limits, problem+json errors, one structured
+ * log line per request.
  *
  * The server sees only the service APIs (provision.h, ...), never a store or a
- * log file. It runs libmicrohttpd's epoll loop on a few threads; each handler runs on a
- * fiber, and one that waits for a group commit parks instead of blocking its thread
- * (src/http/server.c has the details).
+ * log file. Plain HTTP runs on dmp's own HTTP/1.1 engine (src/http/native.c: a few epoll
+ * loop threads), HTTPS on libmicrohttpd (src/http/mhd.c); each handler runs on a fiber,
+ * and one that waits for a group commit parks instead of blocking its thread
+ * (src/http/server.c and engine.h have the details).
  */
 #ifndef DMP_HTTP_H
 #define DMP_HTTP_H
@@ -32,7 +33,7 @@ typedef struct dmp_services {
 typedef struct dmp_http_conf {
     const char *listen;         /* "127.0.0.1:8181"; port 0 picks a free port */
     size_t max_body_bytes;      /* larger bodies get 413 */
-    unsigned connection_limit;  /* concurrent connections (each is a thread) */
+    unsigned connection_limit;  /* concurrent connections (more are refused at accept) */
     unsigned per_ip_limit;      /* 0 = no per-address cap */
     unsigned timeout_s;         /* idle / slow-client timeout per connection */
     int access_log;             /* 1: one JSON line per request on stderr */

@@ -40,7 +40,8 @@ static const opt_t opts[] = {
      "Most concurrent connections from one address (0: no cap), so one client cannot "
      "hold every slot of connection-limit."},
     {"timeout", OPT_UINT, OFF(timeout_s), "30", 1, 86400,
-     "Seconds a connection may stay idle or stall mid-request before it is closed."},
+     "Seconds a connection may stay idle or stall mid-request before it is closed; a "
+     "request head (request line and headers) must also arrive whole within it."},
     {"policies", OPT_STR, OFF(policies), "", 0, 0,
      "Global policy file (YAML/JSON) applied on top of the shipped default rules; it "
      "replaces the one set through PUT /v1/global-policies."},
