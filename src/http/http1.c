@@ -91,9 +91,11 @@ int dmp_http1_chunk_size(const char *line, size_t len, uint64_t *size)
             return -1;
         v = v * 16 + (uint64_t)h;
     }
+    if (i == 0)
+        return -1; /* no digit */
     while (i < len && (line[i] == ' ' || line[i] == '\t')) /* whitespace before ';' */
         i++;
-    if (i == 0 || (i < len && line[i] != ';'))
+    if (i < len && line[i] != ';')
         return -1;
     *size = v;
     return 0;
@@ -130,6 +132,8 @@ int dmp_http1_parse_head(char *h, size_t n, uint64_t max_body, dmp_http1_req_t *
         return refuse(e, 400, "DMP_INVALID", "NUL byte in the request head");
     /* request line */
     char *eol = strchr(h, '\n');
+    if (eol == NULL) /* dmp_http1_head_end never hands over such a head */
+        return refuse(e, 400, "DMP_INVALID", "malformed request line");
     char *line_end = eol > h && eol[-1] == '\r' ? eol - 1 : eol;
     *line_end = '\0';
     char *sp1 = strchr(h, ' ');
@@ -146,8 +150,10 @@ int dmp_http1_parse_head(char *h, size_t n, uint64_t max_body, dmp_http1_req_t *
         r->http10 = 0;
     } else if (strcmp(version, "HTTP/1.0") == 0) {
         r->http10 = 1;
-    } else if (strncmp(version, "HTTP/", 5) == 0)
-        return refuse(e, 505, "DMP_UNSUPPORTED", "only HTTP/1.1 and HTTP/1.0 are served"); else {
+    } else if (strncmp(version, "HTTP/", 5) == 0 && version[5] >= '0' && version[5] <= '9' &&
+               version[6] == '.' && version[7] >= '0' && version[7] <= '9' && !version[8]) {
+        return refuse(e, 505, "DMP_UNSUPPORTED", "only HTTP/1.1 and HTTP/1.0 are served");
+    } else {
         return refuse(e, 400, "DMP_INVALID", "malformed request line");
     }
     char *target = sp1 + 1;
