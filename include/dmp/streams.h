@@ -106,9 +106,14 @@ typedef struct dmp_stream_input {
     const char *body;
     size_t len;
     const char *type; /* plain mode: the event type (a header or query); NULL: the port's */
+    /* Optional: a single accepted event's reply is written here as JSON text (the same
+     * members as *reply below) and *reply stays NULL; *ack_duplicate says whether it was a
+     * duplicate. Spares the single-event path a jansson object (docs/performance.md). */
+    dmp_buf_t *ack_json;
+    int *ack_duplicate;
 } dmp_stream_input_t;
 
-/* Ingests one request. Modes by content type: application/cloudevents+json (structured),
+/* Ingests one request (in->ack_json: see above). Modes by content type: application/cloudevents+json (structured),
  * application/cloudevents-batch+json (batch), application/x-ndjson or application/ndjson
  * (one event per line: a structured event, or plain data), ce-specversion header (binary),
  * any other JSON type (plain data: dmp makes the envelope).

@@ -314,6 +314,7 @@ static void h_post_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
     const char *type = dmp_http_header(req, "X-Dmp-Event-Type");
     if (type == NULL)
         type = dmp_http_query(req, "type");
+    int dup = 0;
     dmp_stream_input_t in = {
         .content_type = req->content_type,
         .headers = h.v,
@@ -321,20 +322,26 @@ static void h_post_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
         .body = req->body,
         .len = req->body_len,
         .type = type,
+        .ack_json = &resp->body, /* a single accepted event's reply, written in place */
+        .ack_duplicate = &dup,
     };
     json_t *reply = NULL;
     int batch = 0;
     dmp_error_t err = {0};
     int rc = dmp_streams_ingest(req->svc->streams, p, &in, &reply, &batch, &err);
-    if (rc != DMP_OK) {
+    if (rc == DMP_OK && !batch && reply == NULL) {
+        dmp_buf_putc(&resp->body, '\n');
+        resp->status = dup ? 200 : 201;
+        resp->content_type = "application/json";
+    } else if (rc != DMP_OK) {
         reply_err(resp, &err, json_object_get(reply, "errors"));
         json_decref(reply);
     } else if (batch) {
         json_int_t acc = json_integer_value(json_object_get(reply, "accepted"));
         json_int_t rej = json_integer_value(json_object_get(reply, "rejected"));
-        json_int_t dup = json_integer_value(json_object_get(reply, "duplicates"));
-        int status = rej == 0 ? 200 : (acc + dup > 0 ? 207 : 422);
-        if (acc + rej + dup == 0) {
+        json_int_t dups = json_integer_value(json_object_get(reply, "duplicates"));
+        int status = rej == 0 ? 200 : (acc + dups > 0 ? 207 : 422);
+        if (acc + rej + dups == 0) {
             json_decref(reply);
             dmp_http_reply_problem(resp, 400, "DMP_INVALID", "the batch holds no events", NULL,
                                    NULL);
@@ -342,8 +349,8 @@ static void h_post_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
             dmp_http_reply_json(resp, status, reply);
         }
     } else {
-        int dup = json_is_true(json_object_get(reply, "duplicate"));
-        dmp_http_reply_json(resp, dup ? 200 : 201, reply);
+        dmp_http_reply_json(resp, json_is_true(json_object_get(reply, "duplicate")) ? 200 : 201,
+                            reply);
     }
     dmp_free(h.v);
     dmp_streams_port_release(p);

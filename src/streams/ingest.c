@@ -694,6 +694,26 @@ static json_t *accepted_json(job_t *j, item_t *it)
                      it->duplicate);
 }
 
+/* The same object as accepted_json, as text. */
+static void accepted_text(dmp_buf_t *b, job_t *j, item_t *it)
+{
+    char num[24];
+    int k = sizeof(num);
+    uint64_t u = it->offset;
+    do {
+        num[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    const char *id = j->strs.data + it->id, *src = j->strs.data + it->src;
+    dmp_buf_puts(b, "{\"offset\":");
+    dmp_buf_append(b, num + k, sizeof(num) - (size_t)k);
+    dmp_buf_puts(b, ",\"id\":");
+    dmp_buf_json_str(b, id, strlen(id));
+    dmp_buf_puts(b, ",\"source\":");
+    dmp_buf_json_str(b, src, strlen(src));
+    dmp_buf_puts(b, it->duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}");
+}
+
 int dmp_streams_ingest(dmp_streams_t *st, dmp_stream_port_t *p, const dmp_stream_input_t *in,
                        json_t **reply, int *batch_out, dmp_error_t *err)
 {
@@ -851,7 +871,11 @@ int dmp_streams_ingest(dmp_streams_t *st, dmp_stream_port_t *p, const dmp_stream
                            (json_int_t)rej, "duplicates", (json_int_t)dup, "results", results);
     } else {
         item_t *it = &j.items[0];
-        if (it->ok) {
+        if (it->ok && in->ack_json != NULL) {
+            accepted_text(in->ack_json, &j, it);
+            if (in->ack_duplicate != NULL)
+                *in->ack_duplicate = it->duplicate;
+        } else if (it->ok) {
             *reply = accepted_json(&j, it);
         } else {
             if (err != NULL)
