@@ -69,7 +69,8 @@ typedef struct dmp_http_rctx {
     int status;
     int64_t start_ns;
     char method[12];
-    char *url; /* for the access log */
+    char *url;        /* for the access log (owned), or NULL: */
+    const char *path; /* the access log's path, not owned */
     char principal[128]; /* the caller's name, for the access log ("" = none) */
 } dmp_http_rctx_t;
 

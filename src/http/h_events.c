@@ -285,8 +285,9 @@ static int bad_param(dmp_http_resp_t *resp, const char *name, const char *val, c
 /* ---- POST .../events */
 
 typedef struct hdrs {
-    dmp_stream_header_t *v;
+    dmp_stream_header_t *v; /* stack, or allocated past it */
     size_t n, cap;
+    dmp_stream_header_t stack[32];
 } hdrs_t;
 
 static int collect_header(void *ud, const char *name, const char *value)
@@ -294,9 +295,14 @@ static int collect_header(void *ud, const char *name, const char *value)
     hdrs_t *h = ud;
     if (h->n == 256)
         return 1;
-    if (h->n == h->cap) {
+    if (h->n == h->cap) { /* the first 32 sit on the stack */
         h->cap = h->cap ? h->cap * 2 : 16;
-        h->v = dmp_realloc(h->v, h->cap * sizeof(*h->v));
+        if (h->v == h->stack) {
+            h->v = dmp_malloc(h->cap * sizeof(*h->v));
+            memcpy(h->v, h->stack, h->n * sizeof(*h->v));
+        } else {
+            h->v = dmp_realloc(h->v, h->cap * sizeof(*h->v));
+        }
     }
     h->v[h->n].name = name;
     h->v[h->n].value = value;
@@ -309,7 +315,10 @@ static void h_post_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
     dmp_stream_port_t *p = resolve_port(req, resp, DMP_ACT_PUBLISH, NULL);
     if (p == NULL)
         return;
-    hdrs_t h = {0};
+    hdrs_t h;
+    h.v = h.stack;
+    h.n = 0;
+    h.cap = sizeof(h.stack) / sizeof(h.stack[0]);
     dmp_http_each_header(req, collect_header, &h);
     const char *type = dmp_http_header(req, "X-Dmp-Event-Type");
     if (type == NULL)
@@ -352,7 +361,8 @@ static void h_post_events(dmp_http_req_t *req, dmp_http_resp_t *resp)
         dmp_http_reply_json(resp, json_is_true(json_object_get(reply, "duplicate")) ? 200 : 201,
                             reply);
     }
-    dmp_free(h.v);
+    if (h.v != h.stack)
+        dmp_free(h.v);
     dmp_streams_port_release(p);
 }
 

@@ -111,7 +111,8 @@ const char *dmp_http1_header(const dmp_http1_req_t *r, const char *name)
 
 void dmp_http1_req_fini(dmp_http1_req_t *r)
 {
-    dmp_free(r->path);
+    if (r->path != r->path_buf)
+        dmp_free(r->path);
     r->path = NULL;
 }
 
@@ -165,7 +166,7 @@ int dmp_http1_parse_head(char *h, size_t n, uint64_t max_body, dmp_http1_req_t *
     char *qm = strchr(target, '?');
     size_t plen = qm ? (size_t)(qm - target) : strlen(target);
     r->query = qm ? qm + 1 : NULL;
-    r->path = dmp_malloc(plen + 1);
+    r->path = plen < sizeof(r->path_buf) ? r->path_buf : dmp_malloc(plen + 1);
     if (dmp_http1_pct_decode(target, plen, r->path, 0) != strlen(r->path))
         return refuse(e, 400, "DMP_INVALID", "the request path holds an encoded NUL");
     /* header lines */

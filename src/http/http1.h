@@ -28,6 +28,7 @@ typedef struct dmp_http1_req {
     uint64_t length;     /* Content-Length (0 without one) */
     int nhdrs;
     dmp_http1_hdr_t hdrs[DMP_HTTP1_MAX_HEADERS];
+    char path_buf[256]; /* path, when it fits */
 } dmp_http1_req_t;
 
 typedef struct dmp_http1_err {

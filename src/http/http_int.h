@@ -38,7 +38,9 @@ struct dmp_http_req {
     const struct dmp_http_conn_ops *ops;
     int nparams;
     const char *param_names[DMP_HTTP_MAX_PARAMS];
-    char *params[DMP_HTTP_MAX_PARAMS]; /* owned by the request */
+    char *params[DMP_HTTP_MAX_PARAMS]; /* in param_buf, or in param_heap when longer */
+    char param_buf[256];
+    char *param_heap;
     const struct dmp_principal *principal; /* the caller (auth.h); NULL = anonymous */
     /* Set by dmp_http_authorize*: what the audit record written after the reply names. */
     char *audit_product, *audit_port;

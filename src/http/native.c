@@ -397,9 +397,14 @@ static void send_problem(nconn_t *c, int status, const char *code, const char *d
 
 static void request_reset(nconn_t *c)
 {
-    dmp_buf_free(&c->rctx.body);
-    dmp_free(c->rctx.url);
+    /* The body buffer is kept for the connection's next request unless it grew large. */
+    dmp_buf_t body = c->rctx.body;
+    if (body.cap > SHRINK_ABOVE)
+        dmp_buf_free(&body);
+    else
+        dmp_buf_reset(&body);
     memset(&c->rctx, 0, sizeof(c->rctx));
+    c->rctx.body = body;
     for (int i = 0; i < c->nq; i++)
         dmp_free(c->qvals[i]);
     c->nq = 0;
@@ -471,7 +476,7 @@ static int parse_head(nconn_t *c, char *h, size_t n)
         c->rctx.srv = srv;
         c->rctx.start_ns = dmp_mono_ns();
         snprintf(c->rctx.method, sizeof(c->rctx.method), "%s", c->req.method);
-        c->rctx.url = dmp_strndup(c->req.path, strnlen(c->req.path, 512));
+        c->rctx.path = c->req.path; /* lives until request_reset, after the log line */
         c->head_req = strcmp(c->req.method, "HEAD") == 0;
     }
     if (rc != 0) {
@@ -590,6 +595,7 @@ static void conn_close(nconn_t *c, int completed)
     close(c->fd);
     ip_release(nat, c->addr);
     atomic_fetch_sub(&nat->nconns, 1);
+    dmp_buf_free(&c->rctx.body);
     dmp_free(c->in);
     dmp_free(c->out);
     dmp_free(c->head);
@@ -1007,9 +1013,9 @@ static void adopt(nconn_t *c)
 
 static void take_wakeups(nloop_t *lp)
 {
-    uint64_t v;
-    ssize_t r = read(lp->evfd, &v, sizeof(v));
-    (void)r;
+    /* The eventfd is edge-triggered and never read: each write raises an edge, and n_resume
+     * writes once per batch (after 'signalled' is cleared below), so a read per wake-up
+     * would only cost a system call. Its counter would need 2^64 writes to fill. */
     /* The queue is copied out under the lock and its links are cleared there: once a
      * connection is off the queue (queued = 0) a waker may queue it again at once, so
      * nothing may walk its old links after the lock is released. */
@@ -1186,7 +1192,7 @@ int dmp_http_native_start(dmp_http_server_t *srv, const struct sockaddr_storage 
         pthread_mutex_init(&lp->mu, NULL);
         lp->ep = epoll_create1(EPOLL_CLOEXEC);
         lp->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = lp};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = lp};
         struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = nat};
         if (lp->ep < 0 || lp->evfd < 0 || epoll_ctl(lp->ep, EPOLL_CTL_ADD, lp->evfd, &ev) != 0 ||
             epoll_ctl(lp->ep, EPOLL_CTL_ADD, fd, &lev) != 0)

@@ -106,10 +106,21 @@ const dmp_http_route_t *dmp_http_route_find(dmp_http_req_t *req, int *path_match
             if (strcmp(r->method, req->method) != 0 &&
                 !(strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
                 continue;
+            /* The values go into the request's buffer (one allocation when they do not
+             * fit), not one allocation each. */
+            size_t total = 0;
+            for (int i = 0; i < n; i++)
+                total += lens[i] + 1;
+            char *dst = req->param_buf;
+            if (total > sizeof(req->param_buf))
+                dst = req->param_heap = dmp_malloc(total);
             req->nparams = n;
             for (int i = 0; i < n; i++) {
                 req->param_names[i] = names[i];
-                req->params[i] = dmp_strndup(vals[i], lens[i]);
+                req->params[i] = dst;
+                memcpy(dst, vals[i], lens[i]);
+                dst[lens[i]] = '\0';
+                dst += lens[i] + 1;
             }
             return r;
         }
@@ -724,8 +735,7 @@ static void dispatch(fiber_t *f)
         dmp_buf_puts(&resp.headers, "WWW-Authenticate: Bearer realm=\"dmp\"\n");
     dmp_http_audit_finish(&req, resp.status);
     dmp_principal_free(owned);
-    for (int i = 0; i < req.nparams; i++)
-        dmp_free(req.params[i]);
+    dmp_free(req.param_heap);
     f->resp = resp;
 }
 
@@ -760,7 +770,14 @@ void dmp_http_access_log(const dmp_http_rctx_t *ctx, const char *remote, int com
     e[3] = (char)('0' + frac % 10);
     e[4] = '\0';
     fmt_u64(bytes, ctx->body.len);
-    dmp_log(DMP_LOG_INFO, "request", "method", ctx->method, "path", ctx->url ? ctx->url : "",
+    const char *path = ctx->url ? ctx->url : ctx->path ? ctx->path : "";
+    char cut[513];
+    if (strnlen(path, 513) > 512) { /* a log line names at most 512 bytes of a path */
+        memcpy(cut, path, 512);
+        cut[512] = '\0';
+        path = cut;
+    }
+    dmp_log(DMP_LOG_INFO, "request", "method", ctx->method, "path", path,
             "status", status, "duration_ms", dur, "bytes_in", bytes, "remote", remote,
             "principal", ctx->principal[0] ? ctx->principal : "-", "outcome",
             completed ? "ok" : "aborted", NULL);
