@@ -42,6 +42,9 @@ typedef struct dmp_evlog_conf {
     int64_t retention_ms;           /* delete whole segments older than this; 0: keep */
     uint64_t retention_bytes;       /* delete oldest segments past this total; 0: keep */
     int64_t checkpoint_interval_ms; /* synced-point checkpoint period (1000); 0: every sync */
+    uint32_t prealloc_bytes;        /* zeros written ahead of the active segment's end, this
+                                       many at a time (1 MiB; 0: none): an fdatasync of
+                                       records inside them need not write the inode */
     int persist_index;              /* 1: keep seg-<first>.idx for sealed segments and trust
                                        it at open (fast open; damage in sealed segments is
                                        then reported by reads, not by open). 0 (default):

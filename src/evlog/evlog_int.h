@@ -155,6 +155,7 @@ typedef struct evlog_seg {
     uint64_t first_seq;
     uint64_t last_seq; /* durable; first_seq - 1 when empty */
     uint64_t size;     /* durable bytes */
+    uint64_t alloc_end; /* the file's length: zeros past 'size' were filled ahead */
     int64_t first_ms, last_ms;
     int fd;     /* -1 for a sealed segment no reader has pinned: fds are opened on demand,
                    so a log holds few descriptors however many segments it has */
@@ -235,6 +236,7 @@ struct dmp_evlog {
     /* Owned by the leader (whoever has writing == 1), or by open/close. */
     uint64_t w_next_seq;
     uint64_t w_off;     /* bytes written to the active segment */
+    uint64_t w_zero_end; /* the active segment's file holds zeros up to here */
     uint64_t w_idx_off; /* offset of the last index entry in the active segment */
     int w_idx_any;      /* the active segment has an index entry */
     int64_t w_last_ms;

@@ -43,6 +43,7 @@ void dmp_evlog_conf_init(dmp_evlog_conf_t *conf)
     conf->retention_ms = 0;
     conf->retention_bytes = 0;
     conf->checkpoint_interval_ms = 1000;
+    conf->prealloc_bytes = 1024 * 1024;
     conf->persist_index = 0;
 }
 
@@ -310,6 +311,25 @@ static int find_evidence(int fd, uint64_t off, uint64_t end, uint64_t expect, ev
     return found;
 }
 
+/* 1 when bytes [off, end) of fd are all zero, 0 when not, -1 on a read error. */
+static int all_zero(int fd, uint64_t off, uint64_t end)
+{
+    uint8_t buf[65536];
+    while (off < end) {
+        size_t n = end - off < sizeof(buf) ? (size_t)(end - off) : sizeof(buf);
+        int r = pread_all(fd, buf, n, off);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            return 0; /* shorter than it was: not what we looked at */
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] != 0)
+                return 0;
+        off += n;
+    }
+    return 1;
+}
+
 /* Scans a segment, building its index. See the rule at the top of the file. */
 static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t synced,
                     uint64_t file_size, dmp_error_t *err)
@@ -344,6 +364,22 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
         if (r < 0) {
             /* a whole record with the wrong seq or time is bad from its own start */
             uint64_t off = whole ? it.rec_off : it.off;
+            /* Zeros from here to the end are space the writer filled ahead (conf
+             * prealloc_bytes), not damage: the records end here. Acknowledged records
+             * missing from them would still be seen: in a sealed segment by the next
+             * segment's first seq, in the last one by the checkpoint (as below). */
+            if (!whole && (!is_last || expect > synced)) {
+                int z = all_zero(seg->fd, off, file_size);
+                if (z < 0) {
+                    rc = DMP_ERR(err, DMP_IO, "cannot read %s: %s", name, strerror(errno));
+                    goto out;
+                }
+                if (z > 0) {
+                    seg->alloc_end = file_size;
+                    file_size = off;
+                    break;
+                }
+            }
             evlog_evidence_t ev = {0};
             int fe = 0;
             if (is_last && expect > synced) {
@@ -410,6 +446,8 @@ static int scan_seg(dmp_evlog_t *elog, evlog_seg_t *seg, int is_last, uint64_t s
     }
     seg->last_seq = expect - 1;
     seg->size = file_size;
+    if (seg->alloc_end < file_size)
+        seg->alloc_end = file_size;
     if (is_last) {
         elog->w_idx_any = seg->nidx > 0;
         elog->w_idx_off = last_idx;
@@ -636,6 +674,7 @@ int dmp_evlog_open(const char *dir, const dmp_evlog_conf_t *conf, dmp_evlog_t **
     }
     elog->w_next_seq = elog->next_seq;
     elog->w_off = last->size;
+    elog->w_zero_end = last->alloc_end; /* zeros already there need not be written again */
     elog->w_last_ms = last->last_seq >= last->first_seq ? last->last_ms : 0;
     for (size_t i = 0; i < elog->nsegs && !elog->w_last_ms; i++)
         if (elog->segs[i]->last_seq >= elog->segs[i]->first_seq)

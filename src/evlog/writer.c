@@ -60,6 +60,35 @@ static int write_all(dmp_evlog_t *elog, int fd, const uint8_t *p, size_t n, uint
     return 0;
 }
 
+/* Fills the active segment with zeros ahead of the chunk about to be written, prealloc_bytes
+ * at a time (never past the segment's size limit, unless the chunk itself goes past it).
+ * An fdatasync of records written over zeros already in the file changes no size and no
+ * block map, so it writes no inode: one I/O less per group commit (measured: about 7% more
+ * single-event acknowledgements, docs/performance.md). Recovery reads zeros after the last
+ * record as this space, not as damage (recover.c). Best effort: a failure here only means
+ * the records extend the file themselves. Leader only. */
+static void prefill(dmp_evlog_t *elog, evlog_seg_t *seg)
+{
+    static const uint8_t zeros[64 * 1024];
+    uint64_t step = elog->conf.prealloc_bytes;
+    uint64_t end = elog->w_off + elog->w_buf.len;
+    if (step == 0 || end <= elog->w_zero_end)
+        return;
+    uint64_t target = (end + step - 1) / step * step;
+    uint64_t cap = elog->conf.segment_bytes > end ? elog->conf.segment_bytes : end;
+    if (target > cap)
+        target = cap;
+    uint64_t at = elog->w_zero_end > elog->w_off ? elog->w_zero_end : elog->w_off;
+    while (at < target) {
+        size_t n = target - at < sizeof(zeros) ? (size_t)(target - at) : sizeof(zeros);
+        ssize_t w = pwrite(seg->fd, zeros, n, (off_t)at);
+        if (w <= 0)
+            break; /* the records will extend the file themselves */
+        at += (uint64_t)w;
+    }
+    elog->w_zero_end = at;
+}
+
 /* Undoes the leader's unpublished work back to the state at 'first_seq' / 'off'. */
 static void rollback(dmp_evlog_t *elog, uint64_t first_seq, uint64_t idx_off, int idx_any)
 {
@@ -85,6 +114,8 @@ static int flush_chunk(dmp_evlog_t *elog, evlog_req_t *from, evlog_req_t *to, ui
     seg = active_seg(elog);
     pthread_mutex_unlock(&elog->mu);
 
+    if (elog->w_buf.len)
+        prefill(elog, seg);
     if (elog->w_buf.len) {
         char *name = dmp_evlog__seg_path(elog->dir, seg->first_seq, "log");
         if (write_all(elog, seg->fd, (const uint8_t *)elog->w_buf.data, elog->w_buf.len,
@@ -98,6 +129,7 @@ static int flush_chunk(dmp_evlog_t *elog, evlog_req_t *from, evlog_req_t *to, ui
                 e.sys_errno = en;
             }
             /* Cut off whatever part did land, so the next write starts clean. */
+            elog->w_zero_end = elog->w_off;
             if (ftruncate(seg->fd, (off_t)elog->w_off) != 0) {
                 pthread_mutex_lock(&elog->mu);
                 dmp_evlog__fail(elog, "ftruncate of %s after a failed write failed: %s", name,
@@ -164,6 +196,10 @@ static int roll(dmp_evlog_t *elog, dmp_error_t *e)
     pthread_mutex_lock(&elog->mu);
     old = active_seg(elog);
     pthread_mutex_unlock(&elog->mu);
+    /* The sealed segment keeps no zeros past its records (best effort: recovery reads a
+     * zero tail as filled-ahead space anyway). */
+    if (elog->w_zero_end > elog->w_off && ftruncate(old->fd, (off_t)elog->w_off) == 0)
+        old->alloc_end = elog->w_off;
     if (elog->conf.persist_index)
         dmp_evlog__idx_save(elog->dir, old);
 
@@ -212,6 +248,7 @@ static int roll(dmp_evlog_t *elog, dmp_error_t *e)
     if (old_fd >= 0)
         close(old_fd);
     elog->w_off = 0;
+    elog->w_zero_end = 0;
     elog->w_idx_off = 0;
     elog->w_idx_any = 0;
     return DMP_OK;

@@ -64,6 +64,8 @@ static dmp_evlog_conf_t t_conf(void)
     dmp_evlog_conf_t c;
     dmp_evlog_conf_init(&c);
     c.checkpoint_interval_ms = 3600 * 1000; /* only at roll and close: tests control it */
+    c.prealloc_bytes = 0; /* these tests cut files at offsets read from the file's size;
+                             filling ahead has its own tests (test_prealloc_*) */
     return c;
 }
 
@@ -518,6 +520,127 @@ static void test_zeroed_tail(void **state)
     dmp_free(z);
     dmp_free(seg.data);
     dmp_free(ck.data);
+    t_rmrf(dir);
+}
+
+/* ---- filling ahead (conf prealloc_bytes) */
+
+static size_t file_size_of(const char *dir, uint64_t first)
+{
+    char *sp = seg_file(dir, first);
+    struct stat sb;
+    assert_int_equal(stat(sp, &sb), 0);
+    dmp_free(sp);
+    return (size_t)sb.st_size;
+}
+
+/* Records go over zeros written ahead; a crash leaves them there; recovery reads them as
+ * filled-ahead space (nothing cut, nothing lost) and appending goes on inside them. */
+static void test_prealloc_zero_tail(void **state)
+{
+    (void)state;
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.prealloc_bytes = 8192;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    char p[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(p, sizeof(p), "rec-%d", i);
+        t_append(elog, p, 0);
+    }
+    size_t fsz = file_size_of(dir, 1);
+    assert_int_equal(fsz % 8192, 0); /* the file ends on a fill step */
+    dmp_evlog__abandon(elog);          /* a crash: no checkpoint, zeros stay */
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 51);
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    assert_int_equal(st.recovered_truncated, 0);
+    assert_int_equal(file_size_of(dir, 1), fsz); /* not cut: it is written into next */
+    for (int i = 50; i < 60; i++) {
+        snprintf(p, sizeof(p), "rec-%d", i);
+        assert_int_equal(t_append(elog, p, 0), (uint64_t)i + 1);
+    }
+    assert_int_equal(file_size_of(dir, 1), fsz); /* still inside the zeros */
+    dmp_evlog__abandon(elog);
+    elog = t_open(dir, &c);
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 60);
+    for (int i = 0; i < 60; i++) {
+        snprintf(p, sizeof(p), "rec-%d", i);
+        assert_string_equal(col->payload[i], p);
+        assert_int_equal(col->seqs[i], (uint64_t)i + 1);
+    }
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    t_rmrf(dir);
+}
+
+/* A roll cuts the sealed segment's zeros; if a crash left them, recovery still opens the
+ * log; and zeros where acknowledged records were are still refused. */
+static void test_prealloc_sealed_and_refusals(void **state)
+{
+    (void)state;
+    char *dir = t_mkdtemp();
+    dmp_evlog_conf_t c = t_conf();
+    c.prealloc_bytes = 8192;
+    c.segment_bytes = 4096;
+    dmp_evlog_t *elog = t_open(dir, &c);
+    char p[64];
+    for (int i = 0; i < 120; i++) {
+        snprintf(p, sizeof(p), "record number %d of a rolling log", i);
+        t_append(elog, p, 0);
+    }
+    dmp_evlog_close(elog); /* checkpoint: all 120 acknowledged */
+    size_t first_len = file_size_of(dir, 1);
+    assert_true(first_len <= 4096 + 64); /* sealed: cut back to its records */
+    /* a crash right after a roll could leave the zeros of a sealed segment */
+    char *sp = seg_file(dir, 1);
+    assert_int_equal(truncate(sp, (off_t)first_len + 8192), 0);
+    elog = t_open(dir, &c);
+    assert_int_equal(dmp_evlog_next_seq(elog), 121);
+    collect_t *col = t_read_all(elog, 1);
+    assert_int_equal(col->n, 120);
+    dmp_free(col);
+    dmp_evlog_close(elog);
+    /* zeros over the sealed segment's last record: the next segment shows the gap */
+    blob_t b = slurp(sp);
+    size_t cut = first_len - 40;
+    char *z = dmp_calloc(1, first_len + 8192);
+    memcpy(z, b.data, cut);
+    write_file(sp, z, first_len + 8192);
+    dmp_error_t err = {0};
+    assert_int_not_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_OK);
+    assert_non_null(strstr(err.msg, "log"));
+    write_file(sp, b.data, b.len); /* put it back */
+    /* zeros over the last segment's acknowledged tail: the checkpoint shows it */
+    elog = t_open(dir, &c);
+    uint64_t last_first = 0;
+    dmp_evlog_stats_t st;
+    dmp_evlog_stats(elog, &st);
+    dmp_evlog_close(elog);
+    for (uint64_t f = 120; f >= 1 && last_first == 0; f--) {
+        char *lp = seg_file(dir, f);
+        struct stat sb;
+        if (stat(lp, &sb) == 0)
+            last_first = f;
+        dmp_free(lp);
+    }
+    assert_true(last_first > 1);
+    char *lp = seg_file(dir, last_first);
+    blob_t lb = slurp(lp);
+    char *lz = dmp_calloc(1, lb.len + 8192);
+    memcpy(lz, lb.data, lb.len / 2);
+    write_file(lp, lz, lb.len + 8192);
+    err = (dmp_error_t){0};
+    assert_int_equal(dmp_evlog_open(dir, &c, &elog, &err), DMP_IO);
+    assert_non_null(strstr(err.msg, "acknowledged"));
+    dmp_free(lz);
+    dmp_free(lb.data);
+    dmp_free(lp);
+    dmp_free(z);
+    dmp_free(b.data);
+    dmp_free(sp);
     t_rmrf(dir);
 }
 
@@ -1699,6 +1822,8 @@ int main(void)
         cmocka_unit_test(test_truncated_tail_every_byte),
         cmocka_unit_test(test_flipped_bits),
         cmocka_unit_test(test_zeroed_tail),
+        cmocka_unit_test(test_prealloc_zero_tail),
+        cmocka_unit_test(test_prealloc_sealed_and_refusals),
         cmocka_unit_test(test_roll_and_read_across),
         cmocka_unit_test(test_group_commit_threads),
         cmocka_unit_test(test_batch_one_sync),
