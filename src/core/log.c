@@ -7,8 +7,10 @@
  * (dmp_log_hold / dmp_log_flush): a held line waits for at most one pass of its loop. */
 #include "dmp/core.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,15 +63,32 @@ static dmp_buf_t *line_buf(void)
 static _Thread_local dmp_buf_t *held;
 #define HOLD_MAX (64 * 1024)
 
+/* When stderr is a regular file, the write-back of every MiB logged is started at once:
+ * left to the kernel, a log written at tens of MB/s (one access-log line per request) is
+ * flushed in one burst 30 s later, and that burst stalled the event logs' fdatasyncs on
+ * the same disk for 100-200 ms (docs/performance.md). Not a sync: nothing waits for it. */
+#define WRITEBACK_EVERY (1u << 20)
+static int stderr_is_file = -1; /* under log_mu; -1: not looked at yet */
+static size_t unflushed;
+
 static void write_all(const char *p, size_t n)
 {
     pthread_mutex_lock(&log_mu);
+    if (stderr_is_file < 0) {
+        struct stat sb;
+        stderr_is_file = fstat(STDERR_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
+    }
     while (n > 0) {
         ssize_t w = write(STDERR_FILENO, p, n);
         if (w <= 0)
             break; /* nowhere to report a failed log write */
         p += w;
         n -= (size_t)w;
+        unflushed += (size_t)w;
+    }
+    if (stderr_is_file && unflushed >= WRITEBACK_EVERY) {
+        unflushed = 0;
+        sync_file_range(STDERR_FILENO, 0, 0, SYNC_FILE_RANGE_WRITE);
     }
     pthread_mutex_unlock(&log_mu);
 }

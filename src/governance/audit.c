@@ -23,6 +23,7 @@
 #define AUDIT_FIELD_MAX 256        /* longer fields are cut (names are bounded upstream) */
 #define AUDIT_FLUSH_MS 20          /* the writer thread's period */
 #define AUDIT_PENDING_MAX (256 << 10)
+#define WRITEBACK_EVERY (1u << 20)
 
 struct dmp_audit {
     pthread_mutex_t mu;   /* the ring and 'pending' */
@@ -33,6 +34,7 @@ struct dmp_audit {
     size_t cap, head, count; /* head = next slot to write */
     dmp_buf_t pending;    /* lines not yet written */
     int warned;
+    size_t unflushed; /* bytes written since the last write-back start (under wmu) */
     int stop;
     int writer_on;
     pthread_t writer;
@@ -62,6 +64,15 @@ static void audit_flush(dmp_audit_t *a)
                 break;
             }
             off += (size_t)w;
+        }
+        /* Start the write-back of every MiB as it is written: left to the kernel, a
+         * file written at several MB/s is flushed in one burst 30 s later
+         * (dirty_expire), and that burst stalled the event logs' fdatasyncs on the same
+         * disk for 100-200 ms (docs/performance.md). Not a sync: nothing waits for it. */
+        a->unflushed += off;
+        if (a->unflushed >= WRITEBACK_EVERY) {
+            a->unflushed = 0;
+            sync_file_range(a->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         }
     }
     pthread_mutex_lock(&a->mu);
