@@ -134,6 +134,17 @@ DMP_EXPORT void dmp_uuid_v7(char out[37]);
 
 /* ---- small string helpers */
 DMP_EXPORT int dmp_str_eq(const char *a, const char *b); /* NULL-safe */
+/* The value of the hex digit c (0-15), or -1 (JSON \u escapes, URL escapes, chunk sizes). */
+static inline int dmp_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 /* Levenshtein distance, capped; used for did-you-mean suggestions. */
 DMP_EXPORT int dmp_str_distance(const char *a, const char *b);
 

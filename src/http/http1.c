@@ -8,17 +8,6 @@
 
 #include "dmp/core.h"
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static int is_tchar(int ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -50,8 +39,8 @@ size_t dmp_http1_pct_decode(const char *s, size_t n, char *out, int plus)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = dmp_hexval((unsigned char)s[i + 1])) >= 0 &&
+            (lo = dmp_hexval((unsigned char)s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else if (plus && s[i] == '+') {
@@ -86,7 +75,7 @@ int dmp_http1_chunk_size(const char *line, size_t len, uint64_t *size)
     uint64_t v = 0;
     size_t i = 0;
     int h;
-    for (; i < len && (h = hexval((unsigned char)line[i])) >= 0; i++) {
+    for (; i < len && (h = dmp_hexval((unsigned char)line[i])) >= 0; i++) {
         if (v > (UINT64_MAX >> 4))
             return -1;
         v = v * 16 + (uint64_t)h;

@@ -781,6 +781,16 @@ static int stream_pull(nconn_t *c)
     return -1;
 }
 
+/* Writes what is queued: 1 when all of it went, 0 when c must wait for the socket or was
+ * closed (a failed write). */
+static int flush_or_close(nconn_t *c)
+{
+    int r = conn_flush(c);
+    if (r < 0)
+        conn_close(c, 0);
+    return r > 0;
+}
+
 /* Drives c as far as it goes without waiting. */
 static void conn_drive(nconn_t *c)
 {
@@ -790,13 +800,9 @@ static void conn_drive(nconn_t *c)
         case NC_HEAD:
         case NC_BODY:
         case NC_CHUNK: {
-            int r = conn_flush(c); /* a 100 Continue */
-            if (r < 0) {
-                conn_close(c, 0);
+            if (!flush_or_close(c)) /* a 100 Continue */
                 return;
-            }
-            if (r == 0)
-                return;
+            int r;
             if (c->st == NC_HEAD)
                 r = take_head(c);
             else if (c->st == NC_BODY)
@@ -821,12 +827,7 @@ static void conn_drive(nconn_t *c)
         case NC_RUN:
             return; /* the fiber is parked; n_resume brings it back */
         case NC_WRITE: {
-            int r = conn_flush(c);
-            if (r < 0) {
-                conn_close(c, 0);
-                return;
-            }
-            if (r == 0)
+            if (!flush_or_close(c))
                 return;
             if (c->close_after) {
                 if (c->linger_after) {
@@ -842,12 +843,7 @@ static void conn_drive(nconn_t *c)
             continue;
         }
         case NC_STREAM: {
-            int r = conn_flush(c);
-            if (r < 0) {
-                conn_close(c, 0);
-                return;
-            }
-            if (r == 0)
+            if (!flush_or_close(c))
                 return;
             if (c->stream_done) {
                 dmp_http_pump_done(c->pump);
@@ -855,7 +851,7 @@ static void conn_drive(nconn_t *c)
                 c->st = NC_WRITE;
                 continue;
             }
-            r = stream_pull(c);
+            int r = stream_pull(c);
             if (r < 0) {
                 conn_close(c, 0);
                 return;

@@ -135,24 +135,13 @@ static inline void skip_ws(parser_t *ps)
     ps->p = p;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_hex4(parser_t *ps, const char *p, unsigned *out)
 {
     if (ps->end - p < 4)
         return -1;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)p[i]);
+        int h = dmp_hexval((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = v << 4 | (unsigned)h;
