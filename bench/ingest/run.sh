@@ -65,6 +65,11 @@ python3 "$SHARED/bench/gen_instances.py" order 1000 --invalid-ratio 0 --seed 7 -
 NP=$(port)
 mkdir -p "$T/www" "$T/nginx"
 echo '{"ok":true}' >"$T/www/tiny.json"
+# nginx started as root serves with an unprivileged worker user: the file must be
+# readable by it, or every request is a 403 plus an error-log line (as this bench did
+# until the check below was added).
+chmod 755 "$T" "$T/www"
+chmod 644 "$T/www/tiny.json"
 cat >"$T/nginx.conf" <<NG
 worker_processes 2;
 pid $T/nginx/nginx.pid;
@@ -97,7 +102,9 @@ if want single; then
     echo "-- single-event durable ingest vs nginx static file (wrk -t2 -c64 -d${D}s, keep-alive, $ROUNDS rounds)"
     RATIOS=()
     for r in $(seq "$ROUNDS"); do
-        NG_RPS=$(wrk -t2 -c64 -d${D}s "http://127.0.0.1:$NP/tiny.json" | awk '/Requests\/sec/ {print $2}')
+        NG_OUT=$(wrk -t2 -c64 -d${D}s "http://127.0.0.1:$NP/tiny.json")
+        check_2xx "$NG_OUT" "nginx"
+        NG_RPS=$(echo "$NG_OUT" | awk '/Requests\/sec/ {print $2}')
         C0=$(cpu_s "$DMP_PID")
         DMP_OUT=$(wrk -t2 -c64 -d${D}s -s "$HERE/post.lua" --latency \
                   "http://127.0.0.1:$DP/v1/products/bench/bench/ports/identity/events")
