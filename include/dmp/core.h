@@ -98,6 +98,7 @@ DMP_EXPORT void dmp_buf_printf(dmp_buf_t *b, const char *fmt, ...) DMP_PRINTF(2,
 DMP_EXPORT void dmp_buf_vprintf(dmp_buf_t *b, const char *fmt, va_list ap);
 /* Appends 's' as a JSON string literal, quotes included. */
 DMP_EXPORT void dmp_buf_json_str(dmp_buf_t *b, const char *s, size_t n);
+DMP_EXPORT void dmp_buf_put_u64(dmp_buf_t *b, uint64_t v); /* decimal, no printf */
 DMP_EXPORT void dmp_buf_reset(dmp_buf_t *b); /* len = 0, keeps the memory */
 DMP_EXPORT char *dmp_buf_steal(dmp_buf_t *b); /* caller owns the result; b is emptied */
 DMP_EXPORT void dmp_buf_free(dmp_buf_t *b);
@@ -134,6 +135,14 @@ DMP_EXPORT void dmp_uuid_v7(char out[37]);
 
 /* ---- small string helpers */
 DMP_EXPORT int dmp_str_eq(const char *a, const char *b); /* NULL-safe */
+/* Writes v in decimal and a NUL to out; returns the number of digits. For hot paths
+ * (access-log lines, replies) where a printf per number shows in profiles. */
+DMP_EXPORT size_t dmp_u64_str(uint64_t v, char out[21]);
+/* For files written continuously and never synced (logs): after 'written' more bytes,
+ * starts the write-back of fd once *unflushed reaches 1 MiB, so the kernel does not flush
+ * them in one burst 30 s later, stalling other files' syncs on the same disk. Does not
+ * wait for it. */
+DMP_EXPORT void dmp_fd_writeback(int fd, size_t *unflushed, size_t written);
 /* The value of the hex digit c (0-15), or -1 (JSON \u escapes, URL escapes, chunk sizes). */
 static inline int dmp_hexval(int c)
 {

@@ -89,6 +89,12 @@ void dmp_buf_json_str(dmp_buf_t *b, const char *s, size_t n)
     dmp_buf_putc(b, '"');
 }
 
+void dmp_buf_put_u64(dmp_buf_t *b, uint64_t v)
+{
+    char tmp[21];
+    dmp_buf_append(b, tmp, dmp_u64_str(v, tmp));
+}
+
 void dmp_buf_reset(dmp_buf_t *b)
 {
     b->len = 0;

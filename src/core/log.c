@@ -7,7 +7,6 @@
  * (dmp_log_hold / dmp_log_flush): a held line waits for at most one pass of its loop. */
 #include "dmp/core.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -63,11 +62,9 @@ static dmp_buf_t *line_buf(void)
 static _Thread_local dmp_buf_t *held;
 #define HOLD_MAX (64 * 1024)
 
-/* When stderr is a regular file, the write-back of every MiB logged is started at once:
- * left to the kernel, a log written at tens of MB/s (one access-log line per request) is
- * flushed in one burst 30 s later, and that burst stalled the event logs' fdatasyncs on
- * the same disk for 100-200 ms (docs/performance.md). Not a sync: nothing waits for it. */
-#define WRITEBACK_EVERY (1u << 20)
+/* When stderr is a regular file, its write-back starts every MiB logged (dmp_fd_writeback:
+ * a burst 30 s later stalled the event logs' fdatasyncs for 100-200 ms,
+ * docs/performance.md). */
 static int stderr_is_file = -1; /* under log_mu; -1: not looked at yet */
 static size_t unflushed;
 
@@ -84,11 +81,8 @@ static void write_all(const char *p, size_t n)
             break; /* nowhere to report a failed log write */
         p += w;
         n -= (size_t)w;
-        unflushed += (size_t)w;
-    }
-    if (stderr_is_file && unflushed >= WRITEBACK_EVERY) {
-        unflushed = 0;
-        sync_file_range(STDERR_FILENO, 0, 0, SYNC_FILE_RANGE_WRITE);
+        if (stderr_is_file)
+            dmp_fd_writeback(STDERR_FILENO, &unflushed, (size_t)w);
     }
     pthread_mutex_unlock(&log_mu);
 }

@@ -2,6 +2,7 @@
 #include "dmp/core.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +197,29 @@ void dmp_uuid_v7(char out[37])
         out[o++] = hex[b[i] & 15];
     }
     out[o] = '\0';
+}
+
+size_t dmp_u64_str(uint64_t v, char out[21])
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}
+
+void dmp_fd_writeback(int fd, size_t *unflushed, size_t written)
+{
+    *unflushed += written;
+    if (*unflushed >= (1u << 20)) {
+        *unflushed = 0;
+        sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    }
 }
 
 int dmp_str_eq(const char *a, const char *b)

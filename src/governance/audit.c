@@ -23,7 +23,6 @@
 #define AUDIT_FIELD_MAX 256        /* longer fields are cut (names are bounded upstream) */
 #define AUDIT_FLUSH_MS 20          /* the writer thread's period */
 #define AUDIT_PENDING_MAX (256 << 10)
-#define WRITEBACK_EVERY (1u << 20)
 
 struct dmp_audit {
     pthread_mutex_t mu;   /* the ring and 'pending' */
@@ -65,15 +64,7 @@ static void audit_flush(dmp_audit_t *a)
             }
             off += (size_t)w;
         }
-        /* Start the write-back of every MiB as it is written: left to the kernel, a
-         * file written at several MB/s is flushed in one burst 30 s later
-         * (dirty_expire), and that burst stalled the event logs' fdatasyncs on the same
-         * disk for 100-200 ms (docs/performance.md). Not a sync: nothing waits for it. */
-        a->unflushed += off;
-        if (a->unflushed >= WRITEBACK_EVERY) {
-            a->unflushed = 0;
-            sync_file_range(a->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        }
+        dmp_fd_writeback(a->fd, &a->unflushed, off); /* no burst 30 s later */
     }
     pthread_mutex_lock(&a->mu);
     if (a->pending.data == NULL) { /* keep the memory for the next batch */
@@ -238,16 +229,9 @@ void dmp_audit_record(dmp_audit_t *a, const char *principal, const char *product
     put_field(b, ",\"port\":", port);
     put_field(b, ",\"action\":", action);
     put_field(b, ",\"outcome\":", outcome);
-    char st[24];
-    int k = sizeof(st);
-    st[--k] = '}';
-    unsigned u = status > 0 ? (unsigned)status : 0;
-    do {
-        st[--k] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
     dmp_buf_puts(b, ",\"status\":");
-    dmp_buf_append(b, st + k, sizeof(st) - (size_t)k);
+    dmp_buf_put_u64(b, status > 0 ? (uint64_t)status : 0);
+    dmp_buf_putc(b, '}');
     a->head = (a->head + 1) % a->cap;
     if (a->count < a->cap)
         a->count++;

@@ -256,13 +256,8 @@ static void out_puts(nconn_t *c, const char *s)
 
 static void out_u64(nconn_t *c, uint64_t v)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    out_put(c, tmp + sizeof(tmp) - n, (size_t)n);
+    char tmp[21];
+    out_put(c, tmp, dmp_u64_str(v, tmp));
 }
 
 /* Header values come from handlers; a CR or LF in one would split the reply. */
@@ -794,7 +789,6 @@ static int flush_or_close(nconn_t *c)
 /* Drives c as far as it goes without waiting. */
 static void conn_drive(nconn_t *c)
 {
-    dmp_http_server_t *srv = c->lp->nat->srv;
     for (;;) {
         switch (c->st) {
         case NC_HEAD:
@@ -875,7 +869,6 @@ static void conn_drive(nconn_t *c)
             }
         }
         default:
-            (void)srv;
             return;
         }
     }

@@ -191,16 +191,9 @@ static int put_flat_object(dmp_buf_t *b, json_t *body)
             dmp_buf_json_str(b, json_string_value(v), json_string_length(v));
         } else if (json_is_integer(v)) {
             json_int_t n = json_integer_value(v);
-            char tmp[24];
-            int k = sizeof(tmp);
-            uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
-            do {
-                tmp[--k] = (char)('0' + u % 10);
-                u /= 10;
-            } while (u != 0);
             if (n < 0)
-                tmp[--k] = '-';
-            dmp_buf_append(b, tmp + k, sizeof(tmp) - (size_t)k);
+                dmp_buf_putc(b, '-');
+            dmp_buf_put_u64(b, n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n);
         } else {
             dmp_buf_puts(b, json_is_true(v) ? "true" : json_is_false(v) ? "false" : "null");
         }
@@ -739,37 +732,21 @@ static void dispatch(fiber_t *f)
     f->resp = resp;
 }
 
-/* Writes v in decimal and a NUL to out (room for 21 bytes); returns the NUL's address.
- * The access log's numbers, without a printf per field on every request. */
-static char *fmt_u64(char *out, uint64_t v)
-{
-    char tmp[21];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-    return out + n;
-}
-
 void dmp_http_access_log(const dmp_http_rctx_t *ctx, const char *remote, int completed)
 {
     if (!ctx->srv->conf.access_log)
         return;
     char status[24], dur[32], bytes[24];
-    fmt_u64(status, ctx->status > 0 ? (uint64_t)ctx->status : 0);
+    dmp_u64_str(ctx->status > 0 ? (uint64_t)ctx->status : 0, status);
     int64_t us = (dmp_mono_ns() - ctx->start_ns + 500) / 1000;
-    char *e = fmt_u64(dur, us > 0 ? (uint64_t)us / 1000 : 0);
+    char *e = dur + dmp_u64_str(us > 0 ? (uint64_t)us / 1000 : 0, dur);
     unsigned frac = us > 0 ? (unsigned)(us % 1000) : 0;
     e[0] = '.';
     e[1] = (char)('0' + frac / 100);
     e[2] = (char)('0' + frac / 10 % 10);
     e[3] = (char)('0' + frac % 10);
     e[4] = '\0';
-    fmt_u64(bytes, ctx->body.len);
+    dmp_u64_str(ctx->body.len, bytes);
     const char *path = ctx->url ? ctx->url : ctx->path ? ctx->path : "";
     char cut[513];
     if (strnlen(path, 513) > 512) { /* a log line names at most 512 bytes of a path */

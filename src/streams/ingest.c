@@ -697,16 +697,9 @@ static json_t *accepted_json(job_t *j, item_t *it)
 /* The same object as accepted_json, as text. */
 static void accepted_text(dmp_buf_t *b, job_t *j, item_t *it)
 {
-    char num[24];
-    int k = sizeof(num);
-    uint64_t u = it->offset;
-    do {
-        num[--k] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
     const char *id = j->strs.data + it->id, *src = j->strs.data + it->src;
     dmp_buf_puts(b, "{\"offset\":");
-    dmp_buf_append(b, num + k, sizeof(num) - (size_t)k);
+    dmp_buf_put_u64(b, it->offset);
     dmp_buf_puts(b, ",\"id\":");
     dmp_buf_json_str(b, id, strlen(id));
     dmp_buf_puts(b, ",\"source\":");
